@@ -1,0 +1,416 @@
+//! FTP commands (RFC 959 §4.1 and the extensions listed in PROTOCOL.md): parse and encode.
+//!
+//! A command line is `VERB[ SP argument]`, the verb case-insensitive. Arguments are kept verbatim
+//! (paths may contain spaces, quotes and any UTF-8), except where the grammar is structured
+//! (`PORT`, `EPRT`, `REST`, `TYPE`, `MFMT`, ...), which is validated here so handlers receive
+//! typed values.
+
+use std::fmt;
+use std::net::{SocketAddr, SocketAddrV4};
+
+use crate::hostport;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferType {
+    /// `TYPE A`: line endings converted to CRLF on the wire.
+    Ascii,
+    /// `TYPE I` / `TYPE L 8`: bytes as they are.
+    Image,
+}
+
+/// One parsed control command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    User(String),
+    Pass(String),
+    Acct(String),
+    Quit,
+    Noop,
+    Syst,
+    Feat,
+    Opts(String),
+    Help(Option<String>),
+    Stat(Option<String>),
+    Rein,
+    Host(String),
+    Auth(String),
+    Pbsz(String),
+    Prot(String),
+    Ccc,
+    Pwd,
+    Cwd(String),
+    Cdup,
+    Mkd(String),
+    Rmd(String),
+    Dele(String),
+    Rnfr(String),
+    Rnto(String),
+    List(Option<String>),
+    Nlst(Option<String>),
+    Mlsd(Option<String>),
+    Mlst(Option<String>),
+    Size(String),
+    Mdtm(String),
+    /// `MFMT YYYYMMDDHHMMSS path`: the time as seconds since the Unix epoch (UTC).
+    Mfmt { mtime: i64, path: String },
+    Retr(String),
+    Stor(String),
+    Stou(Option<String>),
+    Appe(String),
+    Rest(u64),
+    /// `ALLO n [R m]`: the size hint in bytes.
+    Allo(u64),
+    Abor,
+    Pasv,
+    /// `EPSV`, `EPSV 1|2`, or `EPSV ALL` (`all` true).
+    Epsv { all: bool, protocol: Option<u8> },
+    Port(SocketAddrV4),
+    Eprt(SocketAddr),
+    Type(TransferType),
+    Mode(char),
+    Stru(char),
+    Site(String),
+    /// A verb the parser does not know; the server replies 500 / 502.
+    Unknown(String),
+}
+
+/// Why a line is not a valid command. Each maps to one standard reply code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("Syntax error, command unrecognized.")]
+    Empty,
+    #[error("Command line is not valid UTF-8.")]
+    NotUtf8,
+    #[error("Syntax error in parameters or arguments: {0}")]
+    BadArgument(&'static str),
+    #[error("{verb} requires an argument.")]
+    MissingArgument { verb: &'static str },
+    #[error("Command not implemented for that parameter.")]
+    NotImplementedForParameter,
+}
+
+impl ParseError {
+    /// The reply code RFC 959 assigns to this failure.
+    pub fn code(&self) -> u16 {
+        match self {
+            ParseError::Empty => 500,
+            ParseError::NotImplementedForParameter => 504,
+            _ => 501,
+        }
+    }
+}
+
+impl Command {
+    /// Parses one control line, without its trailing CRLF.
+    pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
+        let line = std::str::from_utf8(line).map_err(|_| ParseError::NotUtf8)?;
+        let line = line.trim_end_matches(['\r', '\n']);
+        let (verb, arg) = match line.find(' ') {
+            Some(i) => (&line[..i], Some(&line[i + 1..])),
+            None => (line, None),
+        };
+        if verb.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        let verb_upper = verb.to_ascii_uppercase();
+        // An argument made only of spaces counts as absent (clients send "LIST " or "PWD ").
+        let opt = arg.filter(|a| !a.trim().is_empty()).map(str::to_owned);
+        let req = |name: &'static str| -> Result<String, ParseError> {
+            opt.clone().ok_or(ParseError::MissingArgument { verb: name })
+        };
+        Ok(match verb_upper.as_str() {
+            "USER" => Command::User(req("USER")?),
+            // A password may legitimately be empty or start with spaces: keep it verbatim.
+            "PASS" => Command::Pass(arg.unwrap_or("").to_owned()),
+            "ACCT" => Command::Acct(req("ACCT")?),
+            "QUIT" => Command::Quit,
+            "NOOP" => Command::Noop,
+            "SYST" => Command::Syst,
+            "FEAT" => Command::Feat,
+            "OPTS" => Command::Opts(req("OPTS")?),
+            "HELP" => Command::Help(opt),
+            "STAT" => Command::Stat(opt.map(|a| strip_list_options(&a)).filter(|a| !a.is_empty())),
+            "REIN" => Command::Rein,
+            "HOST" => Command::Host(req("HOST")?),
+            "AUTH" => Command::Auth(req("AUTH")?),
+            "PBSZ" => Command::Pbsz(req("PBSZ")?),
+            "PROT" => Command::Prot(req("PROT")?),
+            "CCC" => Command::Ccc,
+            "PWD" | "XPWD" => Command::Pwd,
+            "CWD" | "XCWD" => Command::Cwd(req("CWD")?),
+            "CDUP" | "XCUP" => Command::Cdup,
+            "MKD" | "XMKD" => Command::Mkd(req("MKD")?),
+            "RMD" | "XRMD" => Command::Rmd(req("RMD")?),
+            "DELE" => Command::Dele(req("DELE")?),
+            "RNFR" => Command::Rnfr(req("RNFR")?),
+            "RNTO" => Command::Rnto(req("RNTO")?),
+            "LIST" => Command::List(list_path(opt)),
+            "NLST" => Command::Nlst(list_path(opt)),
+            "MLSD" => Command::Mlsd(opt),
+            "MLST" => Command::Mlst(opt),
+            "SIZE" => Command::Size(req("SIZE")?),
+            "MDTM" => Command::Mdtm(req("MDTM")?),
+            "MFMT" => {
+                let a = req("MFMT")?;
+                let (time, path) = a.split_once(' ').ok_or(ParseError::BadArgument("MFMT needs a time and a path"))?;
+                let mtime = crate::time::parse_mdtm(time).ok_or(ParseError::BadArgument("time must be YYYYMMDDHHMMSS"))?;
+                if path.is_empty() {
+                    return Err(ParseError::MissingArgument { verb: "MFMT" });
+                }
+                Command::Mfmt { mtime, path: path.to_owned() }
+            }
+            "RETR" => Command::Retr(req("RETR")?),
+            "STOR" => Command::Stor(req("STOR")?),
+            "STOU" => Command::Stou(opt),
+            "APPE" => Command::Appe(req("APPE")?),
+            "REST" => {
+                let a = req("REST")?;
+                Command::Rest(a.trim().parse().map_err(|_| ParseError::BadArgument("REST needs a byte offset"))?)
+            }
+            "ALLO" => {
+                let a = req("ALLO")?;
+                let first = a.split_whitespace().next().unwrap_or("");
+                Command::Allo(first.parse().map_err(|_| ParseError::BadArgument("ALLO needs a size in bytes"))?)
+            }
+            "ABOR" => Command::Abor,
+            "PASV" => Command::Pasv,
+            "EPSV" => match opt.as_deref().map(str::trim) {
+                None => Command::Epsv { all: false, protocol: None },
+                Some(a) if a.eq_ignore_ascii_case("ALL") => Command::Epsv { all: true, protocol: None },
+                Some("1") => Command::Epsv { all: false, protocol: Some(1) },
+                Some("2") => Command::Epsv { all: false, protocol: Some(2) },
+                Some(_) => return Err(ParseError::NotImplementedForParameter),
+            },
+            "PORT" => Command::Port(hostport::parse_port(&req("PORT")?).ok_or(ParseError::BadArgument("PORT h1,h2,h3,h4,p1,p2"))?),
+            "EPRT" => Command::Eprt(hostport::parse_eprt(&req("EPRT")?).ok_or(ParseError::BadArgument("EPRT |proto|addr|port|"))?),
+            "TYPE" => Command::Type(parse_type(&req("TYPE")?)?),
+            "MODE" => Command::Mode(single_letter(&req("MODE")?, "SBC")?),
+            "STRU" => Command::Stru(single_letter(&req("STRU")?, "FRP")?),
+            "SITE" => Command::Site(req("SITE")?),
+            _ => Command::Unknown(verb_upper),
+        })
+    }
+
+    /// The verb as sent on the wire (aliases normalised), for logs and encoding.
+    pub fn verb(&self) -> &str {
+        match self {
+            Command::User(_) => "USER",
+            Command::Pass(_) => "PASS",
+            Command::Acct(_) => "ACCT",
+            Command::Quit => "QUIT",
+            Command::Noop => "NOOP",
+            Command::Syst => "SYST",
+            Command::Feat => "FEAT",
+            Command::Opts(_) => "OPTS",
+            Command::Help(_) => "HELP",
+            Command::Stat(_) => "STAT",
+            Command::Rein => "REIN",
+            Command::Host(_) => "HOST",
+            Command::Auth(_) => "AUTH",
+            Command::Pbsz(_) => "PBSZ",
+            Command::Prot(_) => "PROT",
+            Command::Ccc => "CCC",
+            Command::Pwd => "PWD",
+            Command::Cwd(_) => "CWD",
+            Command::Cdup => "CDUP",
+            Command::Mkd(_) => "MKD",
+            Command::Rmd(_) => "RMD",
+            Command::Dele(_) => "DELE",
+            Command::Rnfr(_) => "RNFR",
+            Command::Rnto(_) => "RNTO",
+            Command::List(_) => "LIST",
+            Command::Nlst(_) => "NLST",
+            Command::Mlsd(_) => "MLSD",
+            Command::Mlst(_) => "MLST",
+            Command::Size(_) => "SIZE",
+            Command::Mdtm(_) => "MDTM",
+            Command::Mfmt { .. } => "MFMT",
+            Command::Retr(_) => "RETR",
+            Command::Stor(_) => "STOR",
+            Command::Stou(_) => "STOU",
+            Command::Appe(_) => "APPE",
+            Command::Rest(_) => "REST",
+            Command::Allo(_) => "ALLO",
+            Command::Abor => "ABOR",
+            Command::Pasv => "PASV",
+            Command::Epsv { .. } => "EPSV",
+            Command::Port(_) => "PORT",
+            Command::Eprt(_) => "EPRT",
+            Command::Type(_) => "TYPE",
+            Command::Mode(_) => "MODE",
+            Command::Stru(_) => "STRU",
+            Command::Site(_) => "SITE",
+            Command::Unknown(v) => v,
+        }
+    }
+
+    /// Whether RFC 959 lets this command run before login (ARCHITECTURE.md, security envelope).
+    pub fn allowed_before_login(&self) -> bool {
+        matches!(
+            self,
+            Command::User(_)
+                | Command::Pass(_)
+                | Command::Acct(_)
+                | Command::Auth(_)
+                | Command::Pbsz(_)
+                | Command::Prot(_)
+                | Command::Feat
+                | Command::Syst
+                | Command::Noop
+                | Command::Quit
+                | Command::Help(_)
+                | Command::Opts(_)
+                | Command::Host(_)
+                | Command::Rein
+        )
+    }
+}
+
+impl fmt::Display for Command {
+    /// The wire form, without CRLF. Passwords are shown as given: callers that log must redact.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = self.verb();
+        match self {
+            Command::User(a)
+            | Command::Pass(a)
+            | Command::Acct(a)
+            | Command::Opts(a)
+            | Command::Host(a)
+            | Command::Auth(a)
+            | Command::Pbsz(a)
+            | Command::Prot(a)
+            | Command::Cwd(a)
+            | Command::Mkd(a)
+            | Command::Rmd(a)
+            | Command::Dele(a)
+            | Command::Rnfr(a)
+            | Command::Rnto(a)
+            | Command::Size(a)
+            | Command::Mdtm(a)
+            | Command::Retr(a)
+            | Command::Stor(a)
+            | Command::Appe(a)
+            | Command::Site(a) => write!(f, "{verb} {a}"),
+            Command::Help(Some(a))
+            | Command::Stat(Some(a))
+            | Command::List(Some(a))
+            | Command::Nlst(Some(a))
+            | Command::Mlsd(Some(a))
+            | Command::Mlst(Some(a))
+            | Command::Stou(Some(a)) => write!(f, "{verb} {a}"),
+            Command::Mfmt { mtime, path } => write!(f, "MFMT {} {path}", crate::time::format_mdtm(*mtime)),
+            Command::Rest(n) | Command::Allo(n) => write!(f, "{verb} {n}"),
+            Command::Epsv { all: true, .. } => write!(f, "EPSV ALL"),
+            Command::Epsv { protocol: Some(p), .. } => write!(f, "EPSV {p}"),
+            Command::Port(a) => write!(f, "PORT {}", hostport::format_port(*a)),
+            Command::Eprt(a) => write!(f, "EPRT {}", hostport::format_eprt(*a)),
+            Command::Type(TransferType::Ascii) => write!(f, "TYPE A"),
+            Command::Type(TransferType::Image) => write!(f, "TYPE I"),
+            Command::Mode(c) | Command::Stru(c) => write!(f, "{verb} {c}"),
+            _ => write!(f, "{verb}"),
+        }
+    }
+}
+
+/// `LIST -la dir` → `dir`: clients pass `ls` options that RFC 959 does not define; like vsftpd
+/// we accept and ignore them. A name that really starts with `-` can still be listed as `./-x`.
+fn strip_list_options(arg: &str) -> String {
+    let mut rest = arg.trim_start();
+    while let Some(stripped) = rest.strip_prefix('-') {
+        if stripped.is_empty() || stripped.starts_with(' ') {
+            break;
+        }
+        match stripped.find(' ') {
+            Some(i) => rest = stripped[i..].trim_start(),
+            None => return String::new(),
+        }
+    }
+    rest.to_owned()
+}
+
+fn list_path(arg: Option<String>) -> Option<String> {
+    arg.map(|a| strip_list_options(&a)).filter(|a| !a.is_empty())
+}
+
+fn parse_type(arg: &str) -> Result<TransferType, ParseError> {
+    let mut words = arg.split_whitespace();
+    let first = words.next().unwrap_or("").to_ascii_uppercase();
+    let second = words.next().map(str::to_ascii_uppercase);
+    match (first.as_str(), second.as_deref()) {
+        ("A", None | Some("N")) => Ok(TransferType::Ascii),
+        ("I", None) | ("L", Some("8")) => Ok(TransferType::Image),
+        ("A" | "E", Some("T" | "C")) | ("E", _) | ("L", Some(_)) => Err(ParseError::NotImplementedForParameter),
+        _ => Err(ParseError::BadArgument("TYPE A or TYPE I")),
+    }
+}
+
+fn single_letter(arg: &str, known: &str) -> Result<char, ParseError> {
+    let a = arg.trim();
+    let mut chars = a.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if known.contains(c.to_ascii_uppercase()) => Ok(c.to_ascii_uppercase()),
+        _ => Err(ParseError::BadArgument("unknown parameter")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_are_case_insensitive_and_aliases_normalise() {
+        assert_eq!(Command::parse(b"user alice").unwrap(), Command::User("alice".into()));
+        assert_eq!(Command::parse(b"XPWD").unwrap(), Command::Pwd);
+        assert_eq!(Command::parse(b"xmkd a b").unwrap(), Command::Mkd("a b".into()));
+    }
+
+    #[test]
+    fn paths_keep_spaces_quotes_and_utf8() {
+        let c = Command::parse("STOR  leading \"q\" 文件.txt".as_bytes()).unwrap();
+        assert_eq!(c, Command::Stor(" leading \"q\" 文件.txt".into()));
+    }
+
+    #[test]
+    fn list_options_are_ignored() {
+        assert_eq!(Command::parse(b"LIST -la").unwrap(), Command::List(None));
+        assert_eq!(Command::parse(b"LIST -a dir x").unwrap(), Command::List(Some("dir x".into())));
+        assert_eq!(Command::parse(b"NLST ").unwrap(), Command::Nlst(None));
+    }
+
+    #[test]
+    fn structured_arguments_are_validated() {
+        assert_eq!(Command::parse(b"REST 100").unwrap(), Command::Rest(100));
+        assert_eq!(Command::parse(b"REST -1").unwrap_err().code(), 501);
+        assert_eq!(Command::parse(b"TYPE I").unwrap(), Command::Type(TransferType::Image));
+        assert_eq!(Command::parse(b"TYPE L 8").unwrap(), Command::Type(TransferType::Image));
+        assert_eq!(Command::parse(b"TYPE A N").unwrap(), Command::Type(TransferType::Ascii));
+        assert_eq!(Command::parse(b"TYPE E").unwrap_err().code(), 504);
+        assert_eq!(Command::parse(b"TYPE Q").unwrap_err().code(), 501);
+        assert_eq!(Command::parse(b"EPSV ALL").unwrap(), Command::Epsv { all: true, protocol: None });
+        assert_eq!(Command::parse(b"EPSV 3").unwrap_err().code(), 504);
+        assert_eq!(Command::parse(b"RETR").unwrap_err().code(), 501);
+        assert_eq!(Command::parse(b"").unwrap_err().code(), 500);
+        assert_eq!(Command::parse(b"\xff\xfe").unwrap_err(), ParseError::NotUtf8);
+        assert_eq!(Command::parse(b"ALLO 1000 R 10").unwrap(), Command::Allo(1000));
+        assert_eq!(
+            Command::parse(b"MFMT 20200102030405 a b").unwrap(),
+            Command::Mfmt { mtime: 1577934245, path: "a b".into() }
+        );
+    }
+
+    #[test]
+    fn encode_then_parse_is_identity() {
+        for line in ["RETR a b", "PORT 127,0,0,1,4,1", "EPRT |2|::1|5000|", "TYPE I", "MFMT 20200102030405 x", "REST 5"] {
+            let c = Command::parse(line.as_bytes()).unwrap();
+            assert_eq!(c.to_string(), line);
+            assert_eq!(Command::parse(c.to_string().as_bytes()).unwrap(), c);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = Command::parse(&bytes);
+        }
+    }
+}
