@@ -1,1 +1,443 @@
-fn main() {}
+//! `ferryd`: the Ferry FTP server (`ferryd serve`) and its administration commands
+//! (`ferryd user ...`). Thin: parses arguments and configuration, then calls the libraries.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use ferry_proto::size::{format_size, parse_size};
+use ferry_server::{PortRange, Server, ServerConfig};
+use ferry_store::{NewUser, Store, UserUpdate};
+
+#[derive(Parser)]
+#[command(
+    name = "ferryd",
+    version,
+    about = "Ferry: a multi-user FTP server with jailed homes and hashed passwords"
+)]
+struct Cli {
+    /// Data directory: ferry.db, homes/<user>/, and an optional ferry.toml.
+    #[arg(long, global = true, env = "FERRY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (default: <data-dir>/ferry.toml when it exists).
+    #[arg(long, global = true, env = "FERRY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the FTP server.
+    Serve(ServeArgs),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Print a commented example ferry.toml with every key and its default.
+    ConfigExample,
+}
+
+/// Every flag overrides the same key of ferry.toml; each also reads FERRY_<KEY>.
+#[derive(Args)]
+struct ServeArgs {
+    /// Control listen addresses, comma-separated [default: [::]:2121]
+    #[arg(long, env = "FERRY_LISTEN", value_delimiter = ',', value_name = "ADDR")]
+    listen: Option<Vec<SocketAddr>>,
+    /// Passive data port range, e.g. 50000-50100 [default: chosen by the OS]
+    #[arg(long, env = "FERRY_PASSIVE_PORTS", value_name = "FIRST-LAST")]
+    passive_ports: Option<PortRange>,
+    /// Address announced in PASV replies (behind NAT) [default: the address the client reached]
+    #[arg(long, env = "FERRY_PASSIVE_ADDRESS", value_name = "IP")]
+    passive_address: Option<IpAddr>,
+    /// Most simultaneous connections (0 = no cap) [default: 4096]
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most simultaneous connections from one IP address (0 = no cap) [default: 1024]
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: Option<usize>,
+    /// Seconds of inactivity before a session is closed [default: 300]
+    #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "SECS")]
+    idle_timeout: Option<u64>,
+    /// Seconds a new connection has to log in [default: 60]
+    #[arg(long, env = "FERRY_LOGIN_TIMEOUT", value_name = "SECS")]
+    login_timeout: Option<u64>,
+    /// Seconds to wait for a data connection [default: 30]
+    #[arg(long, env = "FERRY_DATA_TIMEOUT", value_name = "SECS")]
+    data_timeout: Option<u64>,
+    /// Milliseconds before answering a failed login [default: 1000]
+    #[arg(long, env = "FERRY_AUTH_FAILURE_DELAY_MS", value_name = "MS")]
+    auth_failure_delay_ms: Option<u64>,
+    /// Failed logins before the connection is closed [default: 3]
+    #[arg(long, env = "FERRY_MAX_LOGIN_FAILURES")]
+    max_login_failures: Option<u32>,
+    /// Text of the 220 greeting
+    #[arg(long, env = "FERRY_GREETING")]
+    greeting: Option<String>,
+    /// Log filter (error, warn, info, debug, or a tracing filter) [default: info]
+    #[arg(long, env = "FERRY_LOG", value_name = "FILTER")]
+    log: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user. The password is read from stdin with --password-stdin, else prompted for.
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Home directory [default: <data-dir>/homes/<name>]
+        #[arg(long, value_name = "DIR")]
+        home: Option<PathBuf>,
+        /// Quota, e.g. 10MiB, 1G or unlimited [default: the default_quota setting]
+        #[arg(long, value_name = "SIZE")]
+        quota: Option<String>,
+        /// Most files the user may own (unset: no limit)
+        #[arg(long, value_name = "N")]
+        quota_files: Option<u64>,
+    },
+    /// Delete a user (their files stay on disk).
+    Del { name: String },
+    /// Change a user's password.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Show one user's settings and usage.
+    Show { name: String },
+    /// Change a user's home, quota or enabled state.
+    Set {
+        name: String,
+        /// New home directory ("default" for <data-dir>/homes/<name>).
+        #[arg(long, value_name = "DIR")]
+        home: Option<String>,
+        /// New quota (e.g. 500MiB, or unlimited).
+        #[arg(long, value_name = "SIZE")]
+        quota: Option<String>,
+        /// New file-count quota ("unlimited" to remove).
+        #[arg(long, value_name = "N")]
+        quota_files: Option<String>,
+        /// Allow the user to log in.
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Refuse the user's logins.
+        #[arg(long)]
+        disable: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let mut config = load_config(cli.data_dir.as_deref(), cli.config.as_deref())?;
+    match cli.command {
+        Cmd::ConfigExample => {
+            print!("{}", include_str!("../../../ferry.toml.example"));
+            Ok(())
+        }
+        Cmd::Serve(args) => {
+            let log = args.log.clone().unwrap_or_else(|| "info".into());
+            init_logging(&log)?;
+            apply_serve_args(&mut config, args);
+            serve(config).await
+        }
+        Cmd::User(cmd) => {
+            let store = open_store(&config).await?;
+            let r = user_command(&store, &config, cmd).await;
+            store.close().await;
+            r
+        }
+    }
+}
+
+fn load_config(data_dir: Option<&Path>, config_file: Option<&Path>) -> Result<ServerConfig> {
+    let data_dir = data_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ServerConfig::default().data_dir);
+    let file = config_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| data_dir.join("ferry.toml"));
+    let mut config = if file.exists() {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        toml::from_str(&text).with_context(|| format!("in {}", file.display()))?
+    } else if config_file.is_some() {
+        bail!("configuration file {} does not exist", file.display());
+    } else {
+        ServerConfig::default()
+    };
+    config.data_dir = data_dir;
+    if let Ok(q) = std::env::var("FERRY_DEFAULT_QUOTA") {
+        config.default_quota = parse_size(&q)
+            .map_err(anyhow::Error::msg)
+            .context("FERRY_DEFAULT_QUOTA")?;
+    }
+    Ok(config)
+}
+
+fn apply_serve_args(c: &mut ServerConfig, a: ServeArgs) {
+    if let Some(v) = a.listen {
+        c.listen = v;
+    }
+    if a.passive_ports.is_some() {
+        c.passive_ports = a.passive_ports;
+    }
+    if a.passive_address.is_some() {
+        c.passive_address = a.passive_address;
+    }
+    let set = |slot: &mut u64, v: Option<u64>| {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    };
+    set(&mut c.idle_timeout, a.idle_timeout);
+    set(&mut c.login_timeout, a.login_timeout);
+    set(&mut c.data_timeout, a.data_timeout);
+    set(&mut c.auth_failure_delay_ms, a.auth_failure_delay_ms);
+    if let Some(v) = a.max_connections {
+        c.max_connections = v;
+    }
+    if let Some(v) = a.max_connections_per_ip {
+        c.max_connections_per_ip = v;
+    }
+    if let Some(v) = a.max_login_failures {
+        c.max_login_failures = v;
+    }
+    if let Some(v) = a.greeting {
+        c.greeting = v;
+    }
+}
+
+fn init_logging(filter: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("bad log filter {filter:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    Ok(())
+}
+
+async fn open_store(config: &ServerConfig) -> Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let db = config.database_path();
+    Store::open_sqlite(&db)
+        .await
+        .with_context(|| format!("opening {}", db.display()))
+}
+
+/// Many sessions need many descriptors: lift the soft limit to the hard one.
+fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        let _ = setrlimit(Resource::Nofile, lim);
+    }
+}
+
+async fn serve(config: ServerConfig) -> Result<()> {
+    raise_fd_limit();
+    let store = open_store(&config).await?;
+    std::fs::create_dir_all(config.homes_dir())?;
+    let users = store.users().await?.len();
+    if users == 0 {
+        tracing::warn!("no users yet: add one with `ferryd user add NAME`");
+    }
+    let data_dir = config.data_dir.clone();
+    let server = Server::bind(config, store).await?;
+    tracing::info!(data_dir = %data_dir.display(), users, addrs = ?server.local_addrs(), "ferryd {} started", env!("CARGO_PKG_VERSION"));
+    server.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+fn read_password(from_stdin: bool, confirm: bool) -> Result<String> {
+    let pw = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let pw = rpassword::prompt_password("Password: ")?;
+        if confirm && rpassword::prompt_password("Repeat password: ")? != pw {
+            bail!("passwords do not match");
+        }
+        pw
+    };
+    if pw.is_empty() {
+        bail!("empty password refused");
+    }
+    Ok(pw)
+}
+
+fn parse_quota(s: &str) -> Result<Option<u64>> {
+    parse_size(s).map_err(anyhow::Error::msg)
+}
+
+fn absolute(p: &Path) -> Result<String> {
+    let abs = std::path::absolute(p)?;
+    abs.to_str()
+        .map(str::to_owned)
+        .context("home path must be valid UTF-8")
+}
+
+async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Result<()> {
+    match cmd {
+        UserCmd::Add {
+            name,
+            password_stdin,
+            home,
+            quota,
+            quota_files,
+        } => {
+            ferry_store::validate_username(&name)?;
+            let quota_bytes = match quota {
+                Some(q) => parse_quota(&q)?,
+                None => config.default_quota,
+            };
+            let home = home.as_deref().map(absolute).transpose()?;
+            let password = read_password(password_stdin, true)?;
+            let user = store
+                .add_user(NewUser {
+                    name: &name,
+                    password: &password,
+                    home: home.as_deref(),
+                    quota_bytes,
+                    quota_files,
+                })
+                .await?;
+            let home_dir = config.home_of(&user);
+            std::fs::create_dir_all(&home_dir)
+                .with_context(|| format!("creating home {}", home_dir.display()))?;
+            println!(
+                "user {name} added (home {}, quota {})",
+                home_dir.display(),
+                quota_text(user.quota_bytes)
+            );
+        }
+        UserCmd::Del { name } => {
+            store.delete_user(&name).await?;
+            println!("user {name} deleted (home directory left in place)");
+        }
+        UserCmd::Passwd {
+            name,
+            password_stdin,
+        } => {
+            if store.user(&name).await?.is_none() {
+                bail!("no such user: {name}");
+            }
+            let password = read_password(password_stdin, true)?;
+            store.set_password(&name, &password).await?;
+            println!("password of {name} changed");
+        }
+        UserCmd::List => {
+            println!(
+                "{:<20} {:<8} {:>12} {:>12}  HOME",
+                "NAME", "ENABLED", "USED", "QUOTA"
+            );
+            for u in store.users().await? {
+                println!(
+                    "{:<20} {:<8} {:>12} {:>12}  {}",
+                    u.name,
+                    if u.enabled { "yes" } else { "no" },
+                    format_size(u.used_bytes),
+                    quota_text(u.quota_bytes),
+                    config.home_of(&u).display()
+                );
+            }
+        }
+        UserCmd::Show { name } => {
+            let Some(u) = store.user(&name).await? else {
+                bail!("no such user: {name}")
+            };
+            println!("name:        {}", u.name);
+            println!("enabled:     {}", if u.enabled { "yes" } else { "no" });
+            println!("home:        {}", config.home_of(&u).display());
+            println!("quota:       {}", quota_text(u.quota_bytes));
+            println!(
+                "quota files: {}",
+                u.quota_files
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "unlimited".into())
+            );
+            println!(
+                "used:        {} ({} bytes), {} files",
+                format_size(u.used_bytes),
+                u.used_bytes,
+                u.used_files
+            );
+        }
+        UserCmd::Set {
+            name,
+            home,
+            quota,
+            quota_files,
+            enable,
+            disable,
+        } => {
+            let mut update = UserUpdate::default();
+            if let Some(h) = home {
+                update.home = Some(if h == "default" {
+                    None
+                } else {
+                    Some(absolute(Path::new(&h))?)
+                });
+            }
+            if let Some(q) = quota {
+                update.quota_bytes = Some(parse_quota(&q)?);
+            }
+            if let Some(q) = quota_files {
+                update.quota_files = Some(if q == "unlimited" {
+                    None
+                } else {
+                    Some(q.parse().context("--quota-files takes a number")?)
+                });
+            }
+            if enable {
+                update.enabled = Some(true);
+            } else if disable {
+                update.enabled = Some(false);
+            }
+            let u = store.update_user(&name, update).await?;
+            println!(
+                "user {} updated (home {}, quota {}, enabled {})",
+                u.name,
+                config.home_of(&u).display(),
+                quota_text(u.quota_bytes),
+                u.enabled
+            );
+        }
+    }
+    Ok(())
+}
+
+fn quota_text(q: Option<u64>) -> String {
+    q.map(format_size).unwrap_or_else(|| "unlimited".into())
+}

@@ -52,7 +52,10 @@ pub enum Command {
     Size(String),
     Mdtm(String),
     /// `MFMT YYYYMMDDHHMMSS path`: the time as seconds since the Unix epoch (UTC).
-    Mfmt { mtime: i64, path: String },
+    Mfmt {
+        mtime: i64,
+        path: String,
+    },
     Retr(String),
     Stor(String),
     Stou(Option<String>),
@@ -63,7 +66,10 @@ pub enum Command {
     Abor,
     Pasv,
     /// `EPSV`, `EPSV 1|2`, or `EPSV ALL` (`all` true).
-    Epsv { all: bool, protocol: Option<u8> },
+    Epsv {
+        all: bool,
+        protocol: Option<u8>,
+    },
     Port(SocketAddrV4),
     Eprt(SocketAddr),
     Type(TransferType),
@@ -116,7 +122,8 @@ impl Command {
         // An argument made only of spaces counts as absent (clients send "LIST " or "PWD ").
         let opt = arg.filter(|a| !a.trim().is_empty()).map(str::to_owned);
         let req = |name: &'static str| -> Result<String, ParseError> {
-            opt.clone().ok_or(ParseError::MissingArgument { verb: name })
+            opt.clone()
+                .ok_or(ParseError::MissingArgument { verb: name })
         };
         Ok(match verb_upper.as_str() {
             "USER" => Command::User(req("USER")?),
@@ -129,7 +136,10 @@ impl Command {
             "FEAT" => Command::Feat,
             "OPTS" => Command::Opts(req("OPTS")?),
             "HELP" => Command::Help(opt),
-            "STAT" => Command::Stat(opt.map(|a| strip_list_options(&a)).filter(|a| !a.is_empty())),
+            "STAT" => Command::Stat(
+                opt.map(|a| strip_list_options(&a))
+                    .filter(|a| !a.is_empty()),
+            ),
             "REIN" => Command::Rein,
             "HOST" => Command::Host(req("HOST")?),
             "AUTH" => Command::Auth(req("AUTH")?),
@@ -152,12 +162,18 @@ impl Command {
             "MDTM" => Command::Mdtm(req("MDTM")?),
             "MFMT" => {
                 let a = req("MFMT")?;
-                let (time, path) = a.split_once(' ').ok_or(ParseError::BadArgument("MFMT needs a time and a path"))?;
-                let mtime = crate::time::parse_mdtm(time).ok_or(ParseError::BadArgument("time must be YYYYMMDDHHMMSS"))?;
+                let (time, path) = a
+                    .split_once(' ')
+                    .ok_or(ParseError::BadArgument("MFMT needs a time and a path"))?;
+                let mtime = crate::time::parse_mdtm(time)
+                    .ok_or(ParseError::BadArgument("time must be YYYYMMDDHHMMSS"))?;
                 if path.is_empty() {
                     return Err(ParseError::MissingArgument { verb: "MFMT" });
                 }
-                Command::Mfmt { mtime, path: path.to_owned() }
+                Command::Mfmt {
+                    mtime,
+                    path: path.to_owned(),
+                }
             }
             "RETR" => Command::Retr(req("RETR")?),
             "STOR" => Command::Stor(req("STOR")?),
@@ -165,24 +181,50 @@ impl Command {
             "APPE" => Command::Appe(req("APPE")?),
             "REST" => {
                 let a = req("REST")?;
-                Command::Rest(a.trim().parse().map_err(|_| ParseError::BadArgument("REST needs a byte offset"))?)
+                Command::Rest(
+                    a.trim()
+                        .parse()
+                        .map_err(|_| ParseError::BadArgument("REST needs a byte offset"))?,
+                )
             }
             "ALLO" => {
                 let a = req("ALLO")?;
                 let first = a.split_whitespace().next().unwrap_or("");
-                Command::Allo(first.parse().map_err(|_| ParseError::BadArgument("ALLO needs a size in bytes"))?)
+                Command::Allo(
+                    first
+                        .parse()
+                        .map_err(|_| ParseError::BadArgument("ALLO needs a size in bytes"))?,
+                )
             }
             "ABOR" => Command::Abor,
             "PASV" => Command::Pasv,
             "EPSV" => match opt.as_deref().map(str::trim) {
-                None => Command::Epsv { all: false, protocol: None },
-                Some(a) if a.eq_ignore_ascii_case("ALL") => Command::Epsv { all: true, protocol: None },
-                Some("1") => Command::Epsv { all: false, protocol: Some(1) },
-                Some("2") => Command::Epsv { all: false, protocol: Some(2) },
+                None => Command::Epsv {
+                    all: false,
+                    protocol: None,
+                },
+                Some(a) if a.eq_ignore_ascii_case("ALL") => Command::Epsv {
+                    all: true,
+                    protocol: None,
+                },
+                Some("1") => Command::Epsv {
+                    all: false,
+                    protocol: Some(1),
+                },
+                Some("2") => Command::Epsv {
+                    all: false,
+                    protocol: Some(2),
+                },
                 Some(_) => return Err(ParseError::NotImplementedForParameter),
             },
-            "PORT" => Command::Port(hostport::parse_port(&req("PORT")?).ok_or(ParseError::BadArgument("PORT h1,h2,h3,h4,p1,p2"))?),
-            "EPRT" => Command::Eprt(hostport::parse_eprt(&req("EPRT")?).ok_or(ParseError::BadArgument("EPRT |proto|addr|port|"))?),
+            "PORT" => Command::Port(
+                hostport::parse_port(&req("PORT")?)
+                    .ok_or(ParseError::BadArgument("PORT h1,h2,h3,h4,p1,p2"))?,
+            ),
+            "EPRT" => Command::Eprt(
+                hostport::parse_eprt(&req("EPRT")?)
+                    .ok_or(ParseError::BadArgument("EPRT |proto|addr|port|"))?,
+            ),
             "TYPE" => Command::Type(parse_type(&req("TYPE")?)?),
             "MODE" => Command::Mode(single_letter(&req("MODE")?, "SBC")?),
             "STRU" => Command::Stru(single_letter(&req("STRU")?, "FRP")?),
@@ -298,10 +340,14 @@ impl fmt::Display for Command {
             | Command::Mlsd(Some(a))
             | Command::Mlst(Some(a))
             | Command::Stou(Some(a)) => write!(f, "{verb} {a}"),
-            Command::Mfmt { mtime, path } => write!(f, "MFMT {} {path}", crate::time::format_mdtm(*mtime)),
+            Command::Mfmt { mtime, path } => {
+                write!(f, "MFMT {} {path}", crate::time::format_mdtm(*mtime))
+            }
             Command::Rest(n) | Command::Allo(n) => write!(f, "{verb} {n}"),
             Command::Epsv { all: true, .. } => write!(f, "EPSV ALL"),
-            Command::Epsv { protocol: Some(p), .. } => write!(f, "EPSV {p}"),
+            Command::Epsv {
+                protocol: Some(p), ..
+            } => write!(f, "EPSV {p}"),
             Command::Port(a) => write!(f, "PORT {}", hostport::format_port(*a)),
             Command::Eprt(a) => write!(f, "EPRT {}", hostport::format_eprt(*a)),
             Command::Type(TransferType::Ascii) => write!(f, "TYPE A"),
@@ -329,7 +375,8 @@ fn strip_list_options(arg: &str) -> String {
 }
 
 fn list_path(arg: Option<String>) -> Option<String> {
-    arg.map(|a| strip_list_options(&a)).filter(|a| !a.is_empty())
+    arg.map(|a| strip_list_options(&a))
+        .filter(|a| !a.is_empty())
 }
 
 fn parse_type(arg: &str) -> Result<TransferType, ParseError> {
@@ -339,7 +386,9 @@ fn parse_type(arg: &str) -> Result<TransferType, ParseError> {
     match (first.as_str(), second.as_deref()) {
         ("A", None | Some("N")) => Ok(TransferType::Ascii),
         ("I", None) | ("L", Some("8")) => Ok(TransferType::Image),
-        ("A" | "E", Some("T" | "C")) | ("E", _) | ("L", Some(_)) => Err(ParseError::NotImplementedForParameter),
+        ("A" | "E", Some("T" | "C")) | ("E", _) | ("L", Some(_)) => {
+            Err(ParseError::NotImplementedForParameter)
+        }
         _ => Err(ParseError::BadArgument("TYPE A or TYPE I")),
     }
 }
@@ -359,9 +408,15 @@ mod tests {
 
     #[test]
     fn verbs_are_case_insensitive_and_aliases_normalise() {
-        assert_eq!(Command::parse(b"user alice").unwrap(), Command::User("alice".into()));
+        assert_eq!(
+            Command::parse(b"user alice").unwrap(),
+            Command::User("alice".into())
+        );
         assert_eq!(Command::parse(b"XPWD").unwrap(), Command::Pwd);
-        assert_eq!(Command::parse(b"xmkd a b").unwrap(), Command::Mkd("a b".into()));
+        assert_eq!(
+            Command::parse(b"xmkd a b").unwrap(),
+            Command::Mkd("a b".into())
+        );
     }
 
     #[test]
@@ -373,7 +428,10 @@ mod tests {
     #[test]
     fn list_options_are_ignored() {
         assert_eq!(Command::parse(b"LIST -la").unwrap(), Command::List(None));
-        assert_eq!(Command::parse(b"LIST -a dir x").unwrap(), Command::List(Some("dir x".into())));
+        assert_eq!(
+            Command::parse(b"LIST -a dir x").unwrap(),
+            Command::List(Some("dir x".into()))
+        );
         assert_eq!(Command::parse(b"NLST ").unwrap(), Command::Nlst(None));
     }
 
@@ -381,26 +439,57 @@ mod tests {
     fn structured_arguments_are_validated() {
         assert_eq!(Command::parse(b"REST 100").unwrap(), Command::Rest(100));
         assert_eq!(Command::parse(b"REST -1").unwrap_err().code(), 501);
-        assert_eq!(Command::parse(b"TYPE I").unwrap(), Command::Type(TransferType::Image));
-        assert_eq!(Command::parse(b"TYPE L 8").unwrap(), Command::Type(TransferType::Image));
-        assert_eq!(Command::parse(b"TYPE A N").unwrap(), Command::Type(TransferType::Ascii));
+        assert_eq!(
+            Command::parse(b"TYPE I").unwrap(),
+            Command::Type(TransferType::Image)
+        );
+        assert_eq!(
+            Command::parse(b"TYPE L 8").unwrap(),
+            Command::Type(TransferType::Image)
+        );
+        assert_eq!(
+            Command::parse(b"TYPE A N").unwrap(),
+            Command::Type(TransferType::Ascii)
+        );
         assert_eq!(Command::parse(b"TYPE E").unwrap_err().code(), 504);
         assert_eq!(Command::parse(b"TYPE Q").unwrap_err().code(), 501);
-        assert_eq!(Command::parse(b"EPSV ALL").unwrap(), Command::Epsv { all: true, protocol: None });
+        assert_eq!(
+            Command::parse(b"EPSV ALL").unwrap(),
+            Command::Epsv {
+                all: true,
+                protocol: None
+            }
+        );
         assert_eq!(Command::parse(b"EPSV 3").unwrap_err().code(), 504);
         assert_eq!(Command::parse(b"RETR").unwrap_err().code(), 501);
         assert_eq!(Command::parse(b"").unwrap_err().code(), 500);
-        assert_eq!(Command::parse(b"\xff\xfe").unwrap_err(), ParseError::NotUtf8);
-        assert_eq!(Command::parse(b"ALLO 1000 R 10").unwrap(), Command::Allo(1000));
+        assert_eq!(
+            Command::parse(b"\xff\xfe").unwrap_err(),
+            ParseError::NotUtf8
+        );
+        assert_eq!(
+            Command::parse(b"ALLO 1000 R 10").unwrap(),
+            Command::Allo(1000)
+        );
         assert_eq!(
             Command::parse(b"MFMT 20200102030405 a b").unwrap(),
-            Command::Mfmt { mtime: 1577934245, path: "a b".into() }
+            Command::Mfmt {
+                mtime: 1577934245,
+                path: "a b".into()
+            }
         );
     }
 
     #[test]
     fn encode_then_parse_is_identity() {
-        for line in ["RETR a b", "PORT 127,0,0,1,4,1", "EPRT |2|::1|5000|", "TYPE I", "MFMT 20200102030405 x", "REST 5"] {
+        for line in [
+            "RETR a b",
+            "PORT 127,0,0,1,4,1",
+            "EPRT |2|::1|5000|",
+            "TYPE I",
+            "MFMT 20200102030405 x",
+            "REST 5",
+        ] {
             let c = Command::parse(line.as_bytes()).unwrap();
             assert_eq!(c.to_string(), line);
             assert_eq!(Command::parse(c.to_string().as_bytes()).unwrap(), c);

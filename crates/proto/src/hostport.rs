@@ -14,7 +14,10 @@ pub fn parse_port(arg: &str) -> Option<SocketAddrV4> {
         return None;
     }
     let ip = Ipv4Addr::new(nums[0], nums[1], nums[2], nums[3]);
-    Some(SocketAddrV4::new(ip, u16::from(nums[4]) << 8 | u16::from(nums[5])))
+    Some(SocketAddrV4::new(
+        ip,
+        u16::from(nums[4]) << 8 | u16::from(nums[5]),
+    ))
 }
 
 pub fn format_port(addr: SocketAddrV4) -> String {
@@ -32,7 +35,9 @@ pub fn pasv_reply_text(addr: SocketAddrV4) -> String {
 pub fn parse_pasv_reply(text: &str) -> Option<SocketAddrV4> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
     let rest = &text[start..];
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == ',')).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == ','))
+        .unwrap_or(rest.len());
     parse_port(&rest[..end])
 }
 
@@ -91,7 +96,10 @@ mod tests {
         assert!(parse_port("127,0,0,1,256,0").is_none());
         assert!(parse_port("127,0,0,1,1").is_none());
         assert!(parse_port("127,0,0,1,1,2,3").is_none());
-        assert_eq!(parse_pasv_reply("Entering Passive Mode (127,0,0,1,195,80).").unwrap(), a);
+        assert_eq!(
+            parse_pasv_reply("Entering Passive Mode (127,0,0,1,195,80).").unwrap(),
+            a
+        );
         assert_eq!(parse_pasv_reply("=127,0,0,1,195,80").unwrap(), a);
     }
 
@@ -100,7 +108,10 @@ mod tests {
         let a = parse_eprt("|2|::1|5282|").unwrap();
         assert_eq!(a, "[::1]:5282".parse().unwrap());
         assert_eq!(format_eprt(a), "|2|::1|5282|");
-        assert_eq!(parse_eprt("!1!10.0.0.1!21!").unwrap(), "10.0.0.1:21".parse().unwrap());
+        assert_eq!(
+            parse_eprt("!1!10.0.0.1!21!").unwrap(),
+            "10.0.0.1:21".parse().unwrap()
+        );
         assert!(parse_eprt("|1|::1|5282|").is_none());
         assert!(parse_eprt("|3|x|1|").is_none());
         assert!(parse_eprt("|1|1.2.3.4|99999|").is_none());

@@ -87,7 +87,10 @@ pub fn parse_mlsx_line(line: &str) -> Option<(Vec<(String, String)>, String)> {
     let facts = facts
         .split(';')
         .filter(|f| !f.is_empty())
-        .filter_map(|f| f.split_once('=').map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned())))
+        .filter_map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        })
         .collect();
     Some((facts, name.to_owned()))
 }
@@ -97,14 +100,25 @@ mod tests {
     use super::*;
 
     fn sample(kind: EntryKind) -> Entry {
-        Entry { name: "文件 a.txt".into(), kind, size: 1234, mtime: 1_700_000_000, mode: 0o644, nlink: 1, unique: (2049, 77) }
+        Entry {
+            name: "文件 a.txt".into(),
+            kind,
+            size: 1234,
+            mtime: 1_700_000_000,
+            mode: 0o644,
+            nlink: 1,
+            unique: (2049, 77),
+        }
     }
 
     #[test]
     fn list_line_looks_like_vsftpd() {
         let mut s = String::new();
         sample(EntryKind::File).write_list_line(1_700_000_100, &mut s);
-        assert_eq!(s, "-rw-r--r--    1 ftp      ftp              1234 Nov 14 22:13 文件 a.txt");
+        assert_eq!(
+            s,
+            "-rw-r--r--    1 ftp      ftp              1234 Nov 14 22:13 文件 a.txt"
+        );
     }
 
     #[test]

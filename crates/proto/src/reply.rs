@@ -11,7 +11,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, text: impl Into<String>) -> Reply {
-        Reply { code, lines: vec![text.into()] }
+        Reply {
+            code,
+            lines: vec![text.into()],
+        }
     }
 
     pub fn multi(code: u16, lines: Vec<String>) -> Reply {
@@ -122,7 +125,8 @@ impl ReplyParser {
                 }
             }
             Some((code, lines)) => {
-                if code_of(line) == Some(*code) && line.as_bytes().get(3).is_none_or(|b| *b == b' ') {
+                if code_of(line) == Some(*code) && line.as_bytes().get(3).is_none_or(|b| *b == b' ')
+                {
                     let mut lines = std::mem::take(lines);
                     lines.push(line.get(4..).unwrap_or("").to_owned());
                     let code = *code;
@@ -146,8 +150,19 @@ mod tests {
     #[test]
     fn single_and_multi_line_encoding() {
         assert_eq!(Reply::new(200, "OK").encode(), "200 OK\r\n");
-        let r = Reply::multi(211, vec!["Features:".into(), "MDTM".into(), "123 tricky".into(), "End".into()]);
-        assert_eq!(r.encode(), "211-Features:\r\nMDTM\r\n 123 tricky\r\n211 End\r\n");
+        let r = Reply::multi(
+            211,
+            vec![
+                "Features:".into(),
+                "MDTM".into(),
+                "123 tricky".into(),
+                "End".into(),
+            ],
+        );
+        assert_eq!(
+            r.encode(),
+            "211-Features:\r\nMDTM\r\n 123 tricky\r\n211 End\r\n"
+        );
         assert_eq!(Reply::new(550, "a\nb").encode(), "550 a\0b\r\n");
     }
 

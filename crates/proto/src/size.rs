@@ -8,7 +8,9 @@ pub fn parse_size(s: &str) -> Result<Option<u64>, String> {
     if t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let unit = unit.trim().to_ascii_lowercase();
     let mult: u64 = match unit.as_str() {
@@ -17,7 +19,11 @@ pub fn parse_size(s: &str) -> Result<Option<u64>, String> {
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(format!("unknown size unit {unit:?} in {s:?} (use B, KiB, MiB, GiB, TiB or unlimited)")),
+        _ => {
+            return Err(format!(
+                "unknown size unit {unit:?} in {s:?} (use B, KiB, MiB, GiB, TiB or unlimited)"
+            ))
+        }
     };
     let value: f64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
     let bytes = value * mult as f64;

@@ -2,7 +2,9 @@
 //! `LIST`. Civil-date arithmetic after Howard Hinnant's `days_from_civil`, kept here so the
 //! wire crate has no clock or time-zone dependency: everything is UTC.
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// (year, month 1-12, day 1-31) for days since 1970-01-01.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -41,13 +43,23 @@ fn civil(unix: i64) -> Civil {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    Civil { year, month, day, hour: secs / 3600, minute: secs / 60 % 60, second: secs % 60 }
+    Civil {
+        year,
+        month,
+        day,
+        hour: secs / 3600,
+        minute: secs / 60 % 60,
+        second: secs % 60,
+    }
 }
 
 /// `YYYYMMDDHHMMSS` in UTC.
 pub fn format_mdtm(unix: i64) -> String {
     let c = civil(unix);
-    format!("{:04}{:02}{:02}{:02}{:02}{:02}", c.year, c.month, c.day, c.hour, c.minute, c.second)
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
 }
 
 /// Parses `YYYYMMDDHHMMSS[.sss]` (UTC) into Unix seconds; fractions are ignored.
@@ -57,7 +69,14 @@ pub fn parse_mdtm(s: &str) -> Option<i64> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(4..6)?, num(6..8)?, num(8..10)?, num(10..12)?, num(12..14)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(4..6)?,
+        num(6..8)?,
+        num(8..10)?,
+        num(10..12)?,
+        num(12..14)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }

@@ -1,1 +1,18 @@
+//! The Ferry FTP server engine: listener and connection limits, one task per control
+//! connection owning its [`session`], one file per FTP verb under [`commands`], data channels
+//! and the transfer tasks they run.
+#![forbid(unsafe_code)]
 
+mod commands;
+pub mod config;
+mod control;
+mod data;
+mod errors;
+mod limits;
+mod listing;
+mod server;
+mod session;
+mod transfer;
+
+pub use config::{PortRange, ServerConfig};
+pub use server::Server;

@@ -15,7 +15,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,7 +27,9 @@ pub enum StoreError {
     UserExists(String),
     #[error("no such user: {0:?}")]
     NoSuchUser(String),
-    #[error("invalid user name {0:?}: use 1-32 characters of a-z 0-9 . _ -, not starting with . or -")]
+    #[error(
+        "invalid user name {0:?}: use 1-32 characters of a-z 0-9 . _ -, not starting with . or -"
+    )]
     BadUsername(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
@@ -64,20 +68,33 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             // The admin CLI may write while the server runs: wait for the lock instead of failing.
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        let store = Store { pool, verifier: Arc::new(PasswordVerifier::new()) };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        let store = Store {
+            pool,
+            verifier: Arc::new(PasswordVerifier::new()),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<()> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").execute(&self.pool).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .execute(&self.pool)
+            .await?;
         let mut tx = self.pool.begin().await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version").fetch_one(&mut *tx).await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+            .fetch_one(&mut *tx)
+            .await?;
         let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
             sqlx::query(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_version (version) VALUES (?)").bind(i as i64 + 1).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+                .bind(i as i64 + 1)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -31,13 +31,18 @@ fn argon2id() -> Argon2<'static> {
 /// Hashes a password into an argon2id PHC string (blocking; call off the runtime).
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    argon2id().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+    argon2id()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
 }
 
 fn verify_blocking(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         // The parameters come from the PHC string itself, so older hashes keep verifying.
-        Ok(parsed) => parsed.verify_password(&[&Argon2::default()], password).is_ok(),
+        Ok(parsed) => parsed
+            .verify_password(&[&Argon2::default()], password)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -70,7 +75,9 @@ impl PasswordVerifier {
     pub fn new() -> PasswordVerifier {
         let mut cache_key = [0u8; 32];
         OsRng.fill_bytes(&mut cache_key);
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         PasswordVerifier {
             permits: Semaphore::new(workers),
             cache_key,
@@ -92,7 +99,9 @@ impl PasswordVerifier {
     pub async fn hash(&self, password: &str) -> Result<String, String> {
         let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
         let pw = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_password(&pw)).await.map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| e.to_string())?
     }
 
     /// Checks `password` against `phc` (the stored hash of `user`), or against a decoy when the
@@ -102,7 +111,8 @@ impl PasswordVerifier {
         if let Some(phc) = phc {
             if let Ok(cache) = self.cache.lock() {
                 if let Some(hit) = cache.get(user) {
-                    if hit.phc == phc && hit.keyed_digest == digest && hit.expires > Instant::now() {
+                    if hit.phc == phc && hit.keyed_digest == digest && hit.expires > Instant::now()
+                    {
                         return true;
                     }
                 }
@@ -113,10 +123,14 @@ impl PasswordVerifier {
             None => self.decoy().await,
         };
         let ok = {
-            let Ok(_permit) = self.permits.acquire().await else { return false };
+            let Ok(_permit) = self.permits.acquire().await else {
+                return false;
+            };
             let pw = password.to_owned();
             let t = target.clone();
-            tokio::task::spawn_blocking(move || verify_blocking(&pw, &t)).await.unwrap_or(false)
+            tokio::task::spawn_blocking(move || verify_blocking(&pw, &t))
+                .await
+                .unwrap_or(false)
         };
         if ok && phc.is_some() {
             if let Ok(mut cache) = self.cache.lock() {
@@ -127,7 +141,14 @@ impl PasswordVerifier {
                         cache.clear();
                     }
                 }
-                cache.insert(user.to_owned(), CachedLogin { phc: target, keyed_digest: digest, expires: now + CACHE_TTL });
+                cache.insert(
+                    user.to_owned(),
+                    CachedLogin {
+                        phc: target,
+                        keyed_digest: digest,
+                        expires: now + CACHE_TTL,
+                    },
+                );
             }
         }
         ok && phc.is_some()

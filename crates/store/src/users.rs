@@ -43,7 +43,9 @@ pub struct UserUpdate {
 pub fn validate_username(name: &str) -> Result<()> {
     let ok = (1..=32).contains(&name.len())
         && !name.starts_with(['.', '-'])
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -51,7 +53,8 @@ pub fn validate_username(name: &str) -> Result<()> {
     }
 }
 
-const USER_COLUMNS: &str = "id, name, home, quota_bytes, quota_files, used_bytes, used_files, enabled, created_at";
+const USER_COLUMNS: &str =
+    "id, name, home, quota_bytes, quota_files, used_bytes, used_files, enabled, created_at";
 
 fn opt_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|n| u64::try_from(n).ok())
@@ -81,8 +84,15 @@ impl Store {
         if self.user(new.name).await?.is_some() {
             return Err(StoreError::UserExists(new.name.to_owned()));
         }
-        let phc = self.verifier().hash(new.password).await.map_err(StoreError::Hash)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let phc = self
+            .verifier()
+            .hash(new.password)
+            .await
+            .map_err(StoreError::Hash)?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         let res = sqlx::query(
             "INSERT INTO users (name, password_hash, home, quota_bytes, quota_files, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -96,10 +106,14 @@ impl Store {
         .await;
         match res {
             Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::UserExists(new.name.to_owned())),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::UserExists(new.name.to_owned()))
+            }
             Err(e) => return Err(e.into()),
         }
-        self.user(new.name).await?.ok_or_else(|| StoreError::NoSuchUser(new.name.to_owned()))
+        self.user(new.name)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchUser(new.name.to_owned()))
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<User>> {
@@ -111,12 +125,17 @@ impl Store {
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name")).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
     pub async fn delete_user(&self, name: &str) -> Result<()> {
-        let res = sqlx::query("DELETE FROM users WHERE name = ?").bind(name).execute(self.pool()).await?;
+        let res = sqlx::query("DELETE FROM users WHERE name = ?")
+            .bind(name)
+            .execute(self.pool())
+            .await?;
         self.verifier().forget(name);
         if res.rows_affected() == 0 {
             return Err(StoreError::NoSuchUser(name.to_owned()));
@@ -125,8 +144,16 @@ impl Store {
     }
 
     pub async fn set_password(&self, name: &str, password: &str) -> Result<()> {
-        let phc = self.verifier().hash(password).await.map_err(StoreError::Hash)?;
-        let res = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?").bind(phc).bind(name).execute(self.pool()).await?;
+        let phc = self
+            .verifier()
+            .hash(password)
+            .await
+            .map_err(StoreError::Hash)?;
+        let res = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
+            .bind(phc)
+            .bind(name)
+            .execute(self.pool())
+            .await?;
         self.verifier().forget(name);
         if res.rows_affected() == 0 {
             return Err(StoreError::NoSuchUser(name.to_owned()));
@@ -136,36 +163,62 @@ impl Store {
 
     pub async fn update_user(&self, name: &str, update: UserUpdate) -> Result<User> {
         let mut tx = self.pool().begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = ?").bind(name).fetch_optional(&mut *tx).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(id) = exists else {
             return Err(StoreError::NoSuchUser(name.to_owned()));
         };
         if let Some(home) = &update.home {
-            sqlx::query("UPDATE users SET home = ? WHERE id = ?").bind(home).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET home = ? WHERE id = ?")
+                .bind(home)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(q) = update.quota_bytes {
-            sqlx::query("UPDATE users SET quota_bytes = ? WHERE id = ?").bind(opt_i64(q)).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET quota_bytes = ? WHERE id = ?")
+                .bind(opt_i64(q))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(q) = update.quota_files {
-            sqlx::query("UPDATE users SET quota_files = ? WHERE id = ?").bind(opt_i64(q)).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET quota_files = ? WHERE id = ?")
+                .bind(opt_i64(q))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(enabled) = update.enabled {
-            sqlx::query("UPDATE users SET enabled = ? WHERE id = ?").bind(enabled).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET enabled = ? WHERE id = ?")
+                .bind(enabled)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         self.verifier().forget(name);
-        self.user(name).await?.ok_or_else(|| StoreError::NoSuchUser(name.to_owned()))
+        self.user(name)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchUser(name.to_owned()))
     }
 
     /// Checks a login. Unknown users, disabled users and wrong passwords all return `None` after
     /// the same argon2id work, so neither the answer nor its timing tells which it was.
     pub async fn authenticate(&self, name: &str, password: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
         let (user, phc) = match &row {
-            Some(r) => (Some(user_from_row(r)?), Some(r.try_get::<String, _>("password_hash")?)),
+            Some(r) => (
+                Some(user_from_row(r)?),
+                Some(r.try_get::<String, _>("password_hash")?),
+            ),
             None => (None, None),
         };
         let ok = self.verifier().verify(name, password, phc.as_deref()).await;
@@ -182,7 +235,17 @@ mod tests {
         for ok in ["alice", "a", "bob.smith", "x_1-2", "0day"] {
             assert!(validate_username(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".hidden", "-x", "Alice", "a/b", "..", "a b", "名字", &"x".repeat(33)] {
+        for bad in [
+            "",
+            ".hidden",
+            "-x",
+            "Alice",
+            "a/b",
+            "..",
+            "a b",
+            "名字",
+            &"x".repeat(33),
+        ] {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
     }
@@ -190,14 +253,30 @@ mod tests {
     #[tokio::test]
     async fn users_round_trip_and_authenticate() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("ferry.db")).await.unwrap();
+        let store = Store::open_sqlite(&dir.path().join("ferry.db"))
+            .await
+            .unwrap();
         let u = store
-            .add_user(NewUser { name: "alice", password: "pw", home: None, quota_bytes: Some(10 << 20), quota_files: None })
+            .add_user(NewUser {
+                name: "alice",
+                password: "pw",
+                home: None,
+                quota_bytes: Some(10 << 20),
+                quota_files: None,
+            })
             .await
             .unwrap();
         assert_eq!(u.quota_bytes, Some(10 << 20));
         assert!(matches!(
-            store.add_user(NewUser { name: "alice", password: "x", home: None, quota_bytes: None, quota_files: None }).await,
+            store
+                .add_user(NewUser {
+                    name: "alice",
+                    password: "x",
+                    home: None,
+                    quota_bytes: None,
+                    quota_files: None
+                })
+                .await,
             Err(StoreError::UserExists(_))
         ));
         assert!(store.authenticate("alice", "pw").await.unwrap().is_some());
@@ -206,10 +285,26 @@ mod tests {
         store.set_password("alice", "new").await.unwrap();
         assert!(store.authenticate("alice", "pw").await.unwrap().is_none());
         assert!(store.authenticate("alice", "new").await.unwrap().is_some());
-        store.update_user("alice", UserUpdate { enabled: Some(false), ..Default::default() }).await.unwrap();
+        store
+            .update_user(
+                "alice",
+                UserUpdate {
+                    enabled: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         assert!(store.authenticate("alice", "new").await.unwrap().is_none());
         let u = store
-            .update_user("alice", UserUpdate { home: Some(Some("/srv/a".into())), quota_bytes: Some(None), ..Default::default() })
+            .update_user(
+                "alice",
+                UserUpdate {
+                    home: Some(Some("/srv/a".into())),
+                    quota_bytes: Some(None),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(u.home.as_deref(), Some("/srv/a"));
@@ -219,6 +314,8 @@ mod tests {
         assert!(store.delete_user("alice").await.is_err());
         // Reopening keeps the schema (migrations are idempotent).
         drop(store);
-        Store::open_sqlite(&dir.path().join("ferry.db")).await.unwrap();
+        Store::open_sqlite(&dir.path().join("ferry.db"))
+            .await
+            .unwrap();
     }
 }

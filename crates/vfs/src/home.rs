@@ -32,8 +32,37 @@ pub struct Home {
     dir: Arc<Dir>,
 }
 
+/// Why the jail refused an operation on something that does exist inside the home. Carried
+/// inside `io::Error` so callers can map each to its own reply (`Refusal::of`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("not a regular file")]
+    NotARegularFile,
+    #[error("is a directory")]
+    IsADirectory,
+    #[error("restart offset beyond end of file")]
+    RestartBeyondEnd,
+    #[error("cannot move a directory into itself")]
+    IntoItself,
+    #[error("operation not permitted on the home directory itself")]
+    HomeItself,
+}
+
+impl Refusal {
+    fn err(self, kind: io::ErrorKind) -> io::Error {
+        io::Error::new(kind, self)
+    }
+
+    /// The refusal inside an error returned by [`Home`], if it is one.
+    pub fn of(e: &io::Error) -> Option<Refusal> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<Refusal>())
+            .copied()
+    }
+}
+
 fn not_allowed_on_root() -> io::Error {
-    io::Error::new(io::ErrorKind::PermissionDenied, "operation not permitted on the home directory itself")
+    Refusal::HomeItself.err(io::ErrorKind::PermissionDenied)
 }
 
 impl Home {
@@ -56,7 +85,11 @@ impl Home {
     /// The listing facts of one path (MLST, LIST of a file, STAT of a file).
     pub fn entry(&self, p: &VirtualPath) -> io::Result<Entry> {
         let m = self.metadata(p)?;
-        Ok(entry::from_metadata(p.file_name().unwrap_or("/").to_owned(), &m, false))
+        Ok(entry::from_metadata(
+            p.file_name().unwrap_or("/").to_owned(),
+            &m,
+            false,
+        ))
     }
 
     /// Opens a regular file for reading. Directories are refused (RETR of a directory is 550).
@@ -64,7 +97,7 @@ impl Home {
         let f = self.dir.open(p.relative())?;
         let m = f.metadata()?;
         if !m.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+            return Err(Refusal::NotARegularFile.err(io::ErrorKind::InvalidInput));
         }
         Ok(f.into_std())
     }
@@ -84,12 +117,12 @@ impl Home {
         };
         let f = self.dir.open_with(p.relative(), &o)?.into_std();
         if !f.metadata()?.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+            return Err(Refusal::NotARegularFile.err(io::ErrorKind::InvalidInput));
         }
         if let WriteMode::At(offset) = mode {
             let len = f.metadata()?.len();
             if offset > len {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "restart offset beyond end of file"));
+                return Err(Refusal::RestartBeyondEnd.err(io::ErrorKind::InvalidInput));
             }
             // Resume means "the first n bytes, then the stream": drop whatever followed.
             f.set_len(offset)?;
@@ -120,7 +153,7 @@ impl Home {
         }
         let m = self.dir.symlink_metadata(p.relative())?;
         if m.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a directory"));
+            return Err(Refusal::IsADirectory.err(io::ErrorKind::InvalidInput));
         }
         self.dir.remove_file(p.relative())
     }
@@ -130,7 +163,7 @@ impl Home {
             return Err(not_allowed_on_root());
         }
         if to.starts_with(from) && to != from {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot move a directory into itself"));
+            return Err(Refusal::IntoItself.err(io::ErrorKind::InvalidInput));
         }
         self.dir.rename(from.relative(), &self.dir, to.relative())
     }
@@ -152,7 +185,8 @@ impl Home {
 
     /// SITE CHMOD: permission bits only (no set-id or sticky bits through FTP).
     pub fn set_mode(&self, p: &VirtualPath, mode: u32) -> io::Result<()> {
-        self.dir.set_permissions(p.relative(), Permissions::from_mode(mode & 0o777))
+        self.dir
+            .set_permissions(p.relative(), Permissions::from_mode(mode & 0o777))
     }
 
     /// Streams the entries of a directory (no `.`/`..`), each with its facts. Symlinks that
@@ -179,11 +213,21 @@ impl Home {
     }
 
     /// Creates a file with a name no other file has, in `dir`, for STOU.
-    pub fn create_unique(&self, dir: &VirtualPath, prefix: &str) -> io::Result<(VirtualPath, File)> {
+    pub fn create_unique(
+        &self,
+        dir: &VirtualPath,
+        prefix: &str,
+    ) -> io::Result<(VirtualPath, File)> {
         // Uniqueness comes from create_new; the clock only makes a collision unlikely.
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         for attempt in 0u32..100 {
-            let name = format!("{prefix}{:08x}", seed.wrapping_add(attempt.wrapping_mul(0x9E37_79B9)));
+            let name = format!(
+                "{prefix}{:08x}",
+                seed.wrapping_add(attempt.wrapping_mul(0x9E37_79B9))
+            );
             let p = dir.child(&name);
             match self.open_write(&p, WriteMode::CreateNew) {
                 Ok(f) => return Ok((p, f)),
@@ -191,14 +235,21 @@ impl Home {
                 Err(e) => return Err(e),
             }
         }
-        Err(io::Error::new(io::ErrorKind::AlreadyExists, "could not find a unique name"))
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "could not find a unique name",
+        ))
     }
 }
 
 mod entry {
     use super::*;
 
-    pub(super) fn from_metadata(name: String, m: &cap_std::fs::Metadata, dangling_link: bool) -> Entry {
+    pub(super) fn from_metadata(
+        name: String,
+        m: &cap_std::fs::Metadata,
+        dangling_link: bool,
+    ) -> Entry {
         let kind = if dangling_link {
             EntryKind::Symlink
         } else if m.is_dir() {

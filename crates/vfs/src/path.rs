@@ -25,7 +25,9 @@ const MAX_PATH: usize = 4096;
 
 impl VirtualPath {
     pub fn root() -> VirtualPath {
-        VirtualPath { inner: String::new() }
+        VirtualPath {
+            inner: String::new(),
+        }
     }
 
     /// THE resolver: interprets `arg` (absolute or relative to `cwd`) and clamps `..` at the
@@ -82,7 +84,9 @@ impl VirtualPath {
 
     pub fn parent(&self) -> VirtualPath {
         match self.inner.rfind('/') {
-            Some(i) => VirtualPath { inner: self.inner[..i].to_owned() },
+            Some(i) => VirtualPath {
+                inner: self.inner[..i].to_owned(),
+            },
             None => VirtualPath::root(),
         }
     }
@@ -100,9 +104,13 @@ impl VirtualPath {
     pub fn child(&self, name: &str) -> VirtualPath {
         debug_assert!(!name.contains('/') && name != ".." && name != ".");
         if self.inner.is_empty() {
-            VirtualPath { inner: name.to_owned() }
+            VirtualPath {
+                inner: name.to_owned(),
+            }
         } else {
-            VirtualPath { inner: format!("{}/{name}", self.inner) }
+            VirtualPath {
+                inner: format!("{}/{name}", self.inner),
+            }
         }
     }
 
@@ -110,7 +118,8 @@ impl VirtualPath {
     pub fn starts_with(&self, other: &VirtualPath) -> bool {
         other.inner.is_empty()
             || self.inner == other.inner
-            || (self.inner.starts_with(&other.inner) && self.inner.as_bytes().get(other.inner.len()) == Some(&b'/'))
+            || (self.inner.starts_with(&other.inner)
+                && self.inner.as_bytes().get(other.inner.len()) == Some(&b'/'))
     }
 
     pub fn to_path_buf(&self) -> PathBuf {
@@ -155,7 +164,12 @@ mod tests {
     #[test]
     fn relative_form_for_capabilities() {
         assert_eq!(VirtualPath::root().relative(), Path::new("."));
-        assert_eq!(VirtualPath::resolve(&VirtualPath::root(), "/a/b").unwrap().relative(), Path::new("a/b"));
+        assert_eq!(
+            VirtualPath::resolve(&VirtualPath::root(), "/a/b")
+                .unwrap()
+                .relative(),
+            Path::new("a/b")
+        );
         assert!(VirtualPath::resolve(&VirtualPath::root(), "a\0b").is_err());
     }
 
@@ -167,7 +181,9 @@ mod tests {
         assert_eq!(p.file_name(), Some("b"));
         assert_eq!(p.parent().child("c").display(), "/a/c");
         assert!(p.starts_with(&p.parent()));
-        assert!(!VirtualPath::resolve(&VirtualPath::root(), "/ab").unwrap().starts_with(&p.parent()));
+        assert!(!VirtualPath::resolve(&VirtualPath::root(), "/ab")
+            .unwrap()
+            .starts_with(&p.parent()));
     }
 
     proptest::proptest! {

@@ -9,7 +9,13 @@ use tokio::net::TcpStream;
 
 /// Sends `file` from `offset` to its end (as of `len`) over `stream`, calling `progress` with
 /// the running total after each chunk. Returns the bytes sent.
-pub async fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64, mut progress: impl FnMut(u64)) -> io::Result<u64> {
+pub async fn send_file(
+    stream: &TcpStream,
+    file: &File,
+    offset: u64,
+    len: u64,
+    mut progress: impl FnMut(u64),
+) -> io::Result<u64> {
     // Large chunks keep syscalls few; the kernel caps each call at what the socket buffer takes.
     const CHUNK: usize = 16 << 20;
     let mut pos = offset;

@@ -27,7 +27,11 @@ fn fixture() -> Fixture {
     symlink("/etc/passwd", home_path.join("passwd")).unwrap();
     symlink("inside.txt", home_path.join("to_inside")).unwrap();
     let home = Home::open(&home_path).unwrap();
-    Fixture { _tmp: tmp, outside, home }
+    Fixture {
+        _tmp: tmp,
+        outside,
+        home,
+    }
 }
 
 #[test]
@@ -37,9 +41,15 @@ fn symlinks_leading_outside_cannot_be_read_listed_or_written_through() {
     assert!(f.home.open_read(&vp("/to_outside_abs/secret")).is_err());
     assert!(f.home.open_read(&vp("/to_outside_rel/secret")).is_err());
     assert!(f.home.list(&vp("/to_outside_abs")).is_err());
-    assert!(f.home.open_write(&vp("/to_outside_rel/new"), WriteMode::Truncate).is_err());
+    assert!(f
+        .home
+        .open_write(&vp("/to_outside_rel/new"), WriteMode::Truncate)
+        .is_err());
     assert!(f.home.create_dir(&vp("/to_outside_abs/d")).is_err());
-    assert!(f.home.rename(&vp("/inside.txt"), &vp("/to_outside_rel/stolen")).is_err());
+    assert!(f
+        .home
+        .rename(&vp("/inside.txt"), &vp("/to_outside_rel/stolen"))
+        .is_err());
     assert!(f.home.remove_file(&vp("/to_outside_abs/secret")).is_err());
     assert!(f.home.set_mtime(&vp("/passwd"), 0).is_err());
     assert!(!f.outside.join("new").exists());
@@ -52,7 +62,11 @@ fn symlinks_inside_the_home_work_and_escaping_ones_list_as_links() {
     let f = fixture();
     let mut buf = String::new();
     use std::io::Read;
-    f.home.open_read(&vp("/to_inside")).unwrap().read_to_string(&mut buf).unwrap();
+    f.home
+        .open_read(&vp("/to_inside"))
+        .unwrap()
+        .read_to_string(&mut buf)
+        .unwrap();
     assert_eq!(buf, "hello");
     let entries: Vec<_> = f.home.list(&VirtualPath::root()).unwrap().collect();
     let passwd = entries.iter().find(|e| e.name == "passwd").unwrap();
@@ -65,7 +79,10 @@ fn the_home_itself_cannot_be_removed_or_renamed() {
     let f = fixture();
     assert!(f.home.remove_dir(&VirtualPath::root()).is_err());
     assert!(f.home.rename(&VirtualPath::root(), &vp("/x")).is_err());
-    assert!(f.home.rename(&vp("/inside.txt"), &VirtualPath::root()).is_err());
+    assert!(f
+        .home
+        .rename(&vp("/inside.txt"), &VirtualPath::root())
+        .is_err());
 }
 
 #[test]

@@ -1,0 +1,29 @@
+//! HELP (RFC 959 §4.1.3): the commands this server understands.
+
+use ferry_proto::Reply;
+
+use super::Next;
+
+const COMMANDS: &str = "ABOR ACCT ALLO APPE CDUP CWD DELE EPRT EPSV FEAT HELP HOST LIST MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REIN REST RETR RMD RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD";
+
+pub(crate) fn handle(topic: Option<&str>) -> Next {
+    if let Some(t) = topic {
+        let verb = t.trim().to_ascii_uppercase();
+        return if COMMANDS.split(' ').any(|c| c == verb) {
+            Reply::new(
+                214,
+                format!("{verb} is supported; see RFC 959 and its extensions."),
+            )
+            .into()
+        } else {
+            Reply::new(502, format!("Unknown command {verb}.")).into()
+        };
+    }
+    let mut lines = vec!["The following commands are recognized:".to_owned()];
+    let words: Vec<&str> = COMMANDS.split(' ').collect();
+    for row in words.chunks(10) {
+        lines.push(format!(" {}", row.join(" ")));
+    }
+    lines.push("Help OK.".to_owned());
+    Reply::multi(214, lines).into()
+}

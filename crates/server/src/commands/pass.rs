@@ -1,0 +1,59 @@
+//! PASS (RFC 959 §4.1.1): verifies the password against the stored argon2id hash (on the
+//! bounded blocking pool, see ferry-store) and opens the user's home as their jail.
+//!
+//! A failed login is answered `530` only once a fixed delay has passed since PASS arrived, the
+//! same for an unknown user, a wrong password or a disabled account; after
+//! `max_login_failures` the connection is closed.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ferry_proto::Reply;
+use ferry_vfs::{Home, VirtualPath};
+
+use super::Next;
+use crate::session::{blocking, Account, AuthState, Session};
+
+pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
+    let name = match &s.auth {
+        AuthState::UserGiven(n) => n.clone(),
+        AuthState::LoggedIn(_) => return Reply::new(230, "Already logged in.").into(),
+        AuthState::Fresh => return Reply::new(503, "Login with USER first.").into(),
+    };
+    let started = Instant::now();
+    let user = match s.ctx.store.authenticate(&name, password).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "user store unavailable");
+            s.auth = AuthState::Fresh;
+            return Reply::new(421, "Service not available, user database error.").into();
+        }
+    };
+    let Some(user) = user else {
+        s.login_failures += 1;
+        s.auth = AuthState::Fresh;
+        tracing::info!(user = name, failures = s.login_failures, "login failed");
+        tokio::time::sleep_until((started + s.ctx.config.auth_failure_delay()).into()).await;
+        if s.login_failures >= s.ctx.config.max_login_failures {
+            return Next::Close(Reply::new(
+                530,
+                "Login incorrect. Too many failures, closing connection.",
+            ));
+        }
+        return Reply::new(530, "Login incorrect.").into();
+    };
+    let home_path: PathBuf = s.ctx.config.home_of(&user);
+    let home = match blocking(move || Home::open(&home_path)).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(user = name, error = %e, "cannot open home directory");
+            s.auth = AuthState::Fresh;
+            return Reply::new(530, "Login refused: home directory unavailable.").into();
+        }
+    };
+    tracing::Span::current().record("user", name.as_str());
+    tracing::info!("login ok");
+    s.auth = AuthState::LoggedIn(Box::new(Account { user, home }));
+    s.cwd = VirtualPath::root();
+    Reply::new(230, "Login successful.").into()
+}

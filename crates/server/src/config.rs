@@ -1,0 +1,154 @@
+//! Server configuration. Every key has a default, can be set in `ferry.toml`, and is
+//! overridden by a `FERRY_<KEY>` environment variable or a `ferryd serve` flag (in ferryd).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// An inclusive port range for passive data connections, e.g. `49152-65534`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("passive port range {s:?} must look like 49152-65534"))?;
+        let first: u16 = a.trim().parse().map_err(|_| format!("bad port {a:?}"))?;
+        let last: u16 = b.trim().parse().map_err(|_| format!("bad port {b:?}"))?;
+        if first == 0 || first > last {
+            return Err(format!("passive port range {s:?} is empty or starts at 0"));
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the database and homes live.
+    pub data_dir: PathBuf,
+    /// Control listeners. `[::]` also accepts IPv4 on Linux (dual stack).
+    pub listen: Vec<SocketAddr>,
+    /// Passive data ports; `None` lets the OS choose.
+    pub passive_ports: Option<PortRange>,
+    /// The address announced in `227` replies, for servers behind NAT.
+    pub passive_address: Option<IpAddr>,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Seconds without a command (and no transfer running) before the session is closed.
+    pub idle_timeout: u64,
+    /// Seconds to complete a login after connecting.
+    pub login_timeout: u64,
+    /// Seconds to wait for a data connection to open.
+    pub data_timeout: u64,
+    /// Milliseconds from a failed PASS to its `530` (the same for unknown users and bad passwords).
+    pub auth_failure_delay_ms: u64,
+    /// Failed logins on one connection before it is closed.
+    pub max_login_failures: u32,
+    /// The text of the `220` greeting.
+    pub greeting: String,
+    /// Quota for users created without `--quota` (bytes; `None` = unlimited).
+    #[serde(deserialize_with = "de_size")]
+    pub default_quota: Option<u64>,
+}
+
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Num(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Num(n) => Ok(Some(n)),
+        Raw::Text(s) => ferry_proto::size::parse_size(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: PathBuf::from("ferry-data"),
+            listen: vec![SocketAddr::from(([0u16; 8], 2121))],
+            passive_ports: None,
+            passive_address: None,
+            max_connections: 4096,
+            max_connections_per_ip: 1024,
+            idle_timeout: 300,
+            login_timeout: 60,
+            data_timeout: 30,
+            auth_failure_delay_ms: 1000,
+            max_login_failures: 3,
+            greeting: "Ferry FTP server ready.".to_owned(),
+            default_quota: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout.max(1))
+    }
+    pub fn login_timeout(&self) -> Duration {
+        Duration::from_secs(self.login_timeout.max(1))
+    }
+    pub fn data_timeout(&self) -> Duration {
+        Duration::from_secs(self.data_timeout.max(1))
+    }
+    pub fn auth_failure_delay(&self) -> Duration {
+        Duration::from_millis(self.auth_failure_delay_ms)
+    }
+    pub fn homes_dir(&self) -> PathBuf {
+        self.data_dir.join("homes")
+    }
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("ferry.db")
+    }
+    /// The host directory of a user's home: their own setting, else `<data-dir>/homes/<name>`.
+    pub fn home_of(&self, user: &ferry_store::User) -> PathBuf {
+        match &user.home {
+            Some(h) => PathBuf::from(h),
+            None => self.homes_dir().join(&user.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_keys_parse_with_defaults_for_the_rest() {
+        let c: ServerConfig = toml::from_str(
+            "passive_ports = \"50000-50100\"\ndefault_quota = \"10MiB\"\nidle_timeout = 5",
+        )
+        .unwrap();
+        assert_eq!(
+            c.passive_ports,
+            Some(PortRange {
+                first: 50000,
+                last: 50100
+            })
+        );
+        assert_eq!(c.default_quota, Some(10 << 20));
+        assert_eq!(c.idle_timeout, 5);
+        assert_eq!(c.max_login_failures, 3);
+        assert!(toml::from_str::<ServerConfig>("no_such_key = 1").is_err());
+        assert!("100-10".parse::<PortRange>().is_err());
+    }
+}

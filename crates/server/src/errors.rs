@@ -1,0 +1,41 @@
+//! The one place where file-system errors become FTP replies.
+//!
+//! Not found, outside the home and permission denied all read the same (PROTOCOL.md): a user
+//! must not learn what exists outside the jail from the wording of a refusal.
+
+use std::io;
+
+use ferry_proto::Reply;
+use ferry_vfs::Refusal;
+
+pub(crate) const NO_ACCESS: &str = "No such file or directory, or permission denied.";
+
+pub(crate) fn fs_error_reply(e: &io::Error) -> Reply {
+    match Refusal::of(e) {
+        Some(Refusal::RestartBeyondEnd) => {
+            return Reply::new(554, "Restart offset is beyond the end of the file.")
+        }
+        Some(Refusal::NotARegularFile) => return Reply::new(550, "Not a regular file."),
+        Some(Refusal::IsADirectory) => return Reply::new(550, "Is a directory."),
+        Some(Refusal::IntoItself) => {
+            return Reply::new(550, "Cannot move a directory into itself.")
+        }
+        Some(Refusal::HomeItself) => {
+            return Reply::new(550, "Not permitted on the home directory itself.")
+        }
+        None => {}
+    }
+    use io::ErrorKind::*;
+    match e.kind() {
+        AlreadyExists => Reply::new(550, "File or directory already exists."),
+        DirectoryNotEmpty => Reply::new(550, "Directory not empty."),
+        StorageFull => Reply::new(452, "Insufficient storage space on the server's disk."),
+        IsADirectory => Reply::new(550, "Is a directory."),
+        _ => Reply::new(550, NO_ACCESS),
+    }
+}
+
+/// A path argument the resolver rejects (a NUL byte, or longer than PATH_MAX).
+pub(crate) fn bad_path_reply() -> Reply {
+    Reply::new(553, "File name not allowed.")
+}

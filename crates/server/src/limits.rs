@@ -1,0 +1,95 @@
+//! Connection caps: in total and per client IP. A permit is held for the life of a session.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug)]
+pub(crate) struct ConnectionLimiter {
+    max_total: usize,
+    max_per_ip: usize,
+    state: Mutex<LimiterState>,
+}
+
+#[derive(Debug, Default)]
+struct LimiterState {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LimitExceeded {
+    Total,
+    PerIp,
+}
+
+/// Counts one connection until dropped.
+#[derive(Debug)]
+pub(crate) struct ConnectionPermit {
+    limiter: Arc<ConnectionLimiter>,
+    ip: IpAddr,
+}
+
+impl ConnectionLimiter {
+    /// `0` means no limit.
+    pub(crate) fn new(max_total: usize, max_per_ip: usize) -> Arc<ConnectionLimiter> {
+        let unlimited = |n: usize| if n == 0 { usize::MAX } else { n };
+        Arc::new(ConnectionLimiter {
+            max_total: unlimited(max_total),
+            max_per_ip: unlimited(max_per_ip),
+            state: Mutex::new(LimiterState::default()),
+        })
+    }
+
+    pub(crate) fn try_acquire(
+        self: &Arc<Self>,
+        ip: IpAddr,
+    ) -> Result<ConnectionPermit, LimitExceeded> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.total >= self.max_total {
+            return Err(LimitExceeded::Total);
+        }
+        let n = s.per_ip.entry(ip).or_insert(0);
+        if *n >= self.max_per_ip {
+            return Err(LimitExceeded::PerIp);
+        }
+        *n += 1;
+        s.total += 1;
+        Ok(ConnectionPermit {
+            limiter: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut s = self.limiter.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.total -= 1;
+        if let Some(n) = s.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                s.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_hold_and_permits_release() {
+        let l = ConnectionLimiter::new(3, 2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let p1 = l.try_acquire(a).unwrap();
+        let _p2 = l.try_acquire(a).unwrap();
+        assert_eq!(l.try_acquire(a).unwrap_err(), LimitExceeded::PerIp);
+        let _p3 = l.try_acquire(b).unwrap();
+        assert_eq!(l.try_acquire(b).unwrap_err(), LimitExceeded::Total);
+        drop(p1);
+        assert!(l.try_acquire(a).is_ok());
+    }
+}

@@ -1,0 +1,156 @@
+//! The listener: accepts control connections, applies the connection caps, and runs one
+//! session task per connection until shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_proto::Reply;
+use ferry_store::Store;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::ServerConfig;
+use crate::limits::{ConnectionLimiter, LimitExceeded};
+use crate::session::Session;
+
+/// What every session shares.
+pub(crate) struct ServerContext {
+    pub config: ServerConfig,
+    pub store: Store,
+    pub limiter: Arc<ConnectionLimiter>,
+    pub shutdown: CancellationToken,
+    next_session_id: AtomicU64,
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    ctx: Arc<ServerContext>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Server {
+    /// Binds every configured control address. `[::]` falls back to `0.0.0.0` on hosts
+    /// without IPv6.
+    pub async fn bind(config: ServerConfig, store: Store) -> io::Result<Server> {
+        let mut listeners = Vec::new();
+        for addr in &config.listen {
+            let l = match TcpListener::bind(addr).await {
+                Ok(l) => l,
+                Err(e)
+                    if addr.ip() == IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                        && e.kind() != io::ErrorKind::AddrInUse =>
+                {
+                    tracing::warn!(error = %e, "IPv6 unavailable, listening on IPv4 only");
+                    TcpListener::bind(SocketAddr::new(
+                        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                        addr.port(),
+                    ))
+                    .await?
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot listen on {addr}: {e}"),
+                    ))
+                }
+            };
+            listeners.push(l);
+        }
+        let limiter = ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip);
+        let ctx = Arc::new(ServerContext {
+            config,
+            store,
+            limiter,
+            shutdown: CancellationToken::new(),
+            next_session_id: AtomicU64::new(1),
+        });
+        Ok(Server { ctx, listeners })
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, tells every session (`421`)
+    /// and waits up to five seconds for them to end.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let tracker = TaskTracker::new();
+        for (i, l) in self.listeners.into_iter().enumerate() {
+            let ctx = Arc::clone(&self.ctx);
+            let t = tracker.clone();
+            tracing::info!(addr = %l.local_addr()?, "listening");
+            tracker.spawn(async move { accept_loop(i, l, ctx, t).await });
+        }
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, ending sessions");
+        self.ctx.shutdown.cancel();
+        tracker.close();
+        if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sessions did not end within 5 s");
+        }
+        self.ctx.store.close().await;
+        Ok(())
+    }
+}
+
+async fn accept_loop(
+    _index: usize,
+    listener: TcpListener,
+    ctx: Arc<ServerContext>,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors or similar: back off instead of spinning.
+                tracing::error!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let ctx = Arc::clone(&ctx);
+        tracker.spawn(async move { admit(stream, peer, ctx).await });
+    }
+}
+
+async fn admit(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerContext>) {
+    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+    let permit = match ctx.limiter.try_acquire(peer.ip()) {
+        Ok(p) => p,
+        Err(which) => {
+            let text = match which {
+                LimitExceeded::Total => "Too many connections, try again later.",
+                LimitExceeded::PerIp => "Too many connections from your address.",
+            };
+            tracing::warn!(%peer, "connection refused: {text}");
+            let _ = stream
+                .write_all(Reply::new(421, text).encode().as_bytes())
+                .await;
+            return;
+        }
+    };
+    // Replies are small and each waits for the previous: without NODELAY every 226 after a
+    // small transfer would sit ~40 ms in Nagle's buffer waiting for a delayed ACK.
+    let _ = stream.set_nodelay(true);
+    // ftplib sends ABOR as urgent data; inline it so the command's last byte is not lost.
+    let _ = rustix::net::sockopt::set_socket_oobinline(&stream, true);
+    let id = ctx.next_session_id.fetch_add(1, Ordering::Relaxed);
+    Session::run(ctx, stream, peer, id, permit).await;
+}

@@ -1,0 +1,384 @@
+//! One control connection: the session state, owned by its task, and the control loop.
+//!
+//! The loop waits on three things at once: the next command line, the running transfer (if
+//! any), and server shutdown. A transfer never blocks the loop, so ABOR, STAT, NOOP and QUIT
+//! are answered while bytes move; any other command waits for the transfer's final reply
+//! first, which keeps replies in order for clients that pipeline.
+
+use std::future::pending;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_proto::{Command, Reply, TransferType};
+use ferry_store::User;
+use ferry_vfs::{Home, VirtualPath};
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use crate::commands::{self, Next};
+use crate::control::{Control, Line};
+use crate::data::{DataConnector, DataPlan};
+use crate::errors::bad_path_reply;
+use crate::limits::ConnectionPermit;
+use crate::server::ServerContext;
+use crate::transfer::{RunningTransfer, TransferKind, TransferReport};
+
+/// A logged-in user and their jail.
+pub(crate) struct Account {
+    pub user: User,
+    pub home: Home,
+}
+
+pub(crate) enum AuthState {
+    /// Waiting for USER.
+    Fresh,
+    /// USER given, waiting for PASS.
+    UserGiven(String),
+    LoggedIn(Box<Account>),
+}
+
+pub(crate) struct Session {
+    pub ctx: Arc<ServerContext>,
+    pub ctrl: Control,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub auth: AuthState,
+    pub cwd: VirtualPath,
+    /// REST offset for the next transfer command only.
+    pub rest: Option<u64>,
+    /// RNFR source, for the next command only if it is RNTO.
+    pub rename_from: Option<VirtualPath>,
+    pub transfer_type: TransferType,
+    pub data: DataPlan,
+    /// After `EPSV ALL`, only EPSV may set up data connections (RFC 2428 §4).
+    pub epsv_all: bool,
+    pub transfer: Option<RunningTransfer>,
+    pub login_failures: u32,
+    pub connected_at: Instant,
+    _permit: ConnectionPermit,
+}
+
+enum Event {
+    Line(io::Result<Line>),
+    TransferDone(TransferReport),
+    Timeout,
+    Shutdown,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl Session {
+    pub(crate) async fn run(
+        ctx: Arc<ServerContext>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        id: u64,
+        permit: ConnectionPermit,
+    ) {
+        let local = match stream.local_addr() {
+            Ok(a) => SocketAddr::new(a.ip().to_canonical(), a.port()),
+            Err(_) => return,
+        };
+        let (r, w) = stream.into_split();
+        let span = tracing::info_span!("session", id, %peer, user = tracing::field::Empty);
+        let mut s = Session {
+            ctx,
+            ctrl: Control::new(Box::new(r), Box::new(w)),
+            peer,
+            local,
+            auth: AuthState::Fresh,
+            cwd: VirtualPath::root(),
+            rest: None,
+            rename_from: None,
+            transfer_type: TransferType::Image,
+            data: DataPlan::None,
+            epsv_all: false,
+            transfer: None,
+            login_failures: 0,
+            connected_at: Instant::now(),
+            _permit: permit,
+        };
+        async move {
+            tracing::info!("connected");
+            let reason = match s.serve().await {
+                Ok(reason) => reason,
+                Err(e) => format!("control connection error: {}", e.kind()),
+            };
+            if let Some(t) = s.transfer.take() {
+                t.cancel.cancel();
+                let _ = t.handle.await;
+            }
+            s.ctrl.shutdown().await;
+            tracing::info!(
+                reason,
+                duration_s = s.connected_at.elapsed().as_secs_f64(),
+                "disconnected"
+            );
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The control loop; returns why the session ended.
+    async fn serve(&mut self) -> io::Result<String> {
+        let greeting = Reply::new(220, self.ctx.config.greeting.clone());
+        self.ctrl.send(&greeting).await?;
+        loop {
+            match self.next_event().await {
+                Event::Line(Ok(Line::Command(bytes))) => {
+                    if let Flow::Close = self.handle_line(&bytes).await? {
+                        return Ok("quit".into());
+                    }
+                }
+                Event::Line(Ok(Line::TooLong)) => {
+                    self.ctrl
+                        .send(&Reply::new(500, "Command line too long."))
+                        .await?
+                }
+                Event::Line(Ok(Line::Eof)) => return Ok("client closed the connection".into()),
+                Event::Line(Err(e)) => return Err(e),
+                Event::TransferDone(report) => self.finish_transfer(report).await?,
+                Event::Timeout => {
+                    let text = if self.is_logged_in() {
+                        "Idle timeout, closing control connection."
+                    } else {
+                        "Login timeout."
+                    };
+                    self.ctrl.send(&Reply::new(421, text)).await?;
+                    return Ok(text.into());
+                }
+                Event::Shutdown => {
+                    self.ctrl
+                        .send(&Reply::new(421, "Server shutting down."))
+                        .await?;
+                    return Ok("server shutdown".into());
+                }
+            }
+        }
+    }
+
+    async fn next_event(&mut self) -> Event {
+        let timeout = if self.is_logged_in() {
+            self.ctx.config.idle_timeout()
+        } else {
+            self.ctx
+                .config
+                .login_timeout()
+                .saturating_sub(self.connected_at.elapsed())
+        };
+        let transfer_running = self.transfer.is_some();
+        let transfer = &mut self.transfer;
+        let ctrl = &mut self.ctrl;
+        let shutdown = &self.ctx.shutdown;
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => Event::Shutdown,
+            report = wait_transfer(transfer) => Event::TransferDone(report),
+            line = ctrl.next_line() => Event::Line(line),
+            _ = tokio::time::sleep(timeout), if !transfer_running => Event::Timeout,
+        }
+    }
+
+    async fn handle_line(&mut self, bytes: &[u8]) -> io::Result<Flow> {
+        let cmd = match Command::parse(bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                self.ctrl.send(&Reply::new(e.code(), e.to_string())).await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        if self.transfer.is_some() {
+            match cmd {
+                Command::Abor => {
+                    self.abort_transfer().await?;
+                    return Ok(Flow::Continue);
+                }
+                Command::Stat(None) => {
+                    let reply = self.transfer_status();
+                    self.ctrl.send(&reply).await?;
+                    return Ok(Flow::Continue);
+                }
+                Command::Noop => {
+                    self.ctrl.send(&Reply::new(200, "NOOP ok.")).await?;
+                    return Ok(Flow::Continue);
+                }
+                Command::Quit => {
+                    if let Some(t) = self.transfer.take() {
+                        t.cancel.cancel();
+                        let _ = t.handle.await;
+                    }
+                    self.ctrl.send(&Reply::new(221, "Goodbye.")).await?;
+                    return Ok(Flow::Close);
+                }
+                _ => {
+                    let report = wait_transfer(&mut self.transfer).await;
+                    self.finish_transfer(report).await?;
+                }
+            }
+        }
+        if !self.is_logged_in() && !cmd.allowed_before_login() {
+            self.ctrl
+                .send(&Reply::new(530, "Please login with USER and PASS."))
+                .await?;
+            return Ok(Flow::Continue);
+        }
+        // RNFR must be immediately followed by RNTO (RFC 959 §4.1.3).
+        if !matches!(cmd, Command::Rnto(_) | Command::Rnfr(_)) {
+            self.rename_from = None;
+        }
+        let verb = cmd.verb().to_owned();
+        match commands::dispatch(self, cmd).await? {
+            Next::Reply(r) => {
+                tracing::debug!(verb, code = r.code, "command");
+                self.ctrl.send(&r).await?;
+                Ok(Flow::Continue)
+            }
+            Next::Silent => Ok(Flow::Continue),
+            Next::Close(r) => {
+                self.ctrl.send(&r).await?;
+                Ok(Flow::Close)
+            }
+        }
+    }
+
+    fn transfer_status(&self) -> Reply {
+        match &self.transfer {
+            Some(t) => Reply::new(
+                213,
+                format!(
+                    "Status: {} {}, {} bytes transferred in {:.1} s.",
+                    t.verb,
+                    t.path,
+                    t.progress.load(Ordering::Relaxed),
+                    t.elapsed().as_secs_f64()
+                ),
+            ),
+            None => Reply::new(213, "No transfer in progress."),
+        }
+    }
+
+    /// ABOR during a transfer: stop it now, then `426` for the transfer and `226` for ABOR.
+    /// If the transfer had already finished, its own reply goes first and ABOR gets `226`.
+    async fn abort_transfer(&mut self) -> io::Result<()> {
+        if let Some(t) = &self.transfer {
+            t.cancel.cancel();
+        }
+        let report = wait_transfer(&mut self.transfer).await;
+        self.finish_transfer(report).await?;
+        self.ctrl
+            .send(&Reply::new(226, "ABOR command successful."))
+            .await
+    }
+
+    async fn finish_transfer(&mut self, report: TransferReport) -> io::Result<()> {
+        if let Some(t) = self.transfer.take() {
+            let secs = t.elapsed().as_secs_f64();
+            tracing::info!(
+                verb = t.verb,
+                path = %t.path,
+                bytes = report.bytes,
+                duration_s = secs,
+                mib_per_s = report.bytes as f64 / (1 << 20) as f64 / secs.max(1e-6),
+                result = report.result,
+                "transfer"
+            );
+        }
+        self.ctrl.send(&report.reply).await
+    }
+
+    pub(crate) fn is_logged_in(&self) -> bool {
+        matches!(self.auth, AuthState::LoggedIn(_))
+    }
+
+    pub(crate) fn account(&self) -> Option<&Account> {
+        match &self.auth {
+            AuthState::LoggedIn(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Resolves a path argument through the jail: the user's home and the virtual path,
+    /// or the reply refusing it.
+    pub(crate) fn target(&self, arg: &str) -> Result<(Home, VirtualPath), Reply> {
+        let account = self
+            .account()
+            .ok_or_else(|| Reply::new(530, "Please login with USER and PASS."))?;
+        let path = VirtualPath::resolve(&self.cwd, arg).map_err(|_| bad_path_reply())?;
+        Ok((account.home.clone(), path))
+    }
+
+    /// The reply to send before a transfer command when no PORT/PASV prepared one.
+    pub(crate) fn missing_data_plan(&self) -> Option<Reply> {
+        matches!(self.data, DataPlan::None)
+            .then(|| Reply::new(425, "Use PORT, EPRT, PASV or EPSV first."))
+    }
+
+    /// Sends the `150`, then runs the transfer as a child task; its final reply comes later.
+    pub(crate) async fn start_transfer(
+        &mut self,
+        kind: TransferKind,
+        verb: &'static str,
+        path: &VirtualPath,
+        opening: String,
+        success: String,
+    ) -> io::Result<Next> {
+        let plan = std::mem::take(&mut self.data);
+        if matches!(plan, DataPlan::None) {
+            return Ok(Reply::new(425, "Use PORT, EPRT, PASV or EPSV first.").into());
+        }
+        let connector = DataConnector {
+            plan,
+            peer_ip: self.peer.ip(),
+            local_ip: self.local.ip(),
+            timeout: self.ctx.config.data_timeout(),
+        };
+        self.ctrl.send(&Reply::new(150, opening)).await?;
+        self.transfer = Some(RunningTransfer::spawn(
+            connector,
+            kind,
+            verb,
+            path.display(),
+            success,
+        ));
+        Ok(Next::Silent)
+    }
+
+    pub(crate) fn mode_name(&self) -> &'static str {
+        match self.transfer_type {
+            TransferType::Ascii => "ASCII",
+            TransferType::Image => "BINARY",
+        }
+    }
+}
+
+async fn wait_transfer(transfer: &mut Option<RunningTransfer>) -> TransferReport {
+    match transfer {
+        Some(t) => match (&mut t.handle).await {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!(error = %e, "transfer task failed");
+                TransferReport {
+                    reply: Reply::new(451, "Local error in processing."),
+                    bytes: 0,
+                    result: "panic",
+                }
+            }
+        },
+        None => pending().await,
+    }
+}
+
+/// Runs a blocking file-system operation off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
+}
