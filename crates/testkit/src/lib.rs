@@ -1,1 +1,321 @@
+//! Test support: a real Ferry server on `127.0.0.1:0` with a temporary data directory and
+//! seeded users ([`TestServer`]), a raw blocking FTP client that speaks exact protocol bytes
+//! ([`RawFtp`]), and helpers for driving external clients (curl, lftp, Python ftplib).
+//!
+//! The server runs on its own thread and runtime, so tests may block freely (subprocesses,
+//! blocking sockets) without starving it.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ferry_proto::{Reply, ReplyParser};
+use ferry_server::{Server, ServerConfig};
+use ferry_store::{NewUser, Store};
+use sha2::{Digest, Sha256};
+
+pub const ALICE: (&str, &str) = ("alice", "secret");
+pub const BOB: (&str, &str) = ("bob", "hunter2");
+
+pub struct TestServerBuilder {
+    users: Vec<(String, String, Option<u64>)>,
+    config: ServerConfig,
+    listen: SocketAddr,
+}
+
+impl TestServerBuilder {
+    pub fn user(mut self, name: &str, password: &str) -> Self {
+        self.users.push((name.into(), password.into(), None));
+        self
+    }
+
+    pub fn user_with_quota(mut self, name: &str, password: &str, quota: u64) -> Self {
+        self.users.push((name.into(), password.into(), Some(quota)));
+        self
+    }
+
+    pub fn config(mut self, f: impl FnOnce(&mut ServerConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Listen on another address (e.g. `[::1]:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    pub fn start(self) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = self.config;
+        config.data_dir = dir.path().to_path_buf();
+        config.listen = vec![self.listen];
+        let users = self.users;
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let store = Store::open_sqlite(&config.database_path()).await.unwrap();
+                for (name, password, quota) in &users {
+                    store
+                        .add_user(NewUser { name, password, home: None, quota_bytes: *quota, quota_files: None })
+                        .await
+                        .unwrap();
+                    std::fs::create_dir_all(config.homes_dir().join(name)).unwrap();
+                }
+                let server = Server::bind(config, store).await.unwrap();
+                addr_tx.send(server.local_addrs()[0]).unwrap();
+                server
+                    .run_until(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("test server did not start");
+        TestServer { addr, dir, stop: Some(stop_tx), thread: Some(thread) }
+    }
+}
+
+/// A running in-process server; stopped and its data removed on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A builder with a fast failed-login delay (so tests stay quick) and no users.
+    pub fn builder() -> TestServerBuilder {
+        let config = ServerConfig { auth_failure_delay_ms: 200, ..ServerConfig::default() };
+        TestServerBuilder { users: Vec::new(), config, listen: "127.0.0.1:0".parse().unwrap() }
+    }
+
+    /// A server with users alice/secret and bob/hunter2.
+    pub fn start() -> TestServer {
+        Self::builder().user(ALICE.0, ALICE.1).user(BOB.0, BOB.1).start()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The host directory of a user's home.
+    pub fn home(&self, user: &str) -> PathBuf {
+        self.dir.path().join("homes").join(user)
+    }
+
+    /// `ftp://user:password@127.0.0.1:port` (no trailing slash).
+    pub fn url(&self, (user, password): (&str, &str)) -> String {
+        format!("ftp://{user}:{password}@{}", self.addr)
+    }
+
+    /// A raw client, already logged in.
+    pub fn login(&self, (user, password): (&str, &str)) -> RawFtp {
+        let mut c = RawFtp::connect(self.addr);
+        c.login(user, password);
+        c
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A blocking FTP client that sends exactly the bytes a test gives it.
+pub struct RawFtp {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    pub greeting: Reply,
+}
+
+impl RawFtp {
+    pub fn connect(addr: SocketAddr) -> RawFtp {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let writer = stream.try_clone().unwrap();
+        let mut c = RawFtp { reader: BufReader::new(stream), writer, greeting: Reply::new(0, "") };
+        c.greeting = c.read_reply();
+        c
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.writer.local_addr().unwrap()
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Reads one complete reply; panics on EOF.
+    pub fn read_reply(&mut self) -> Reply {
+        self.try_read_reply().expect("connection closed while waiting for a reply")
+    }
+
+    /// Reads one complete reply, or `None` if the server closed the connection.
+    pub fn try_read_reply(&mut self) -> Option<Reply> {
+        let mut parser = ReplyParser::new();
+        loop {
+            let mut line = Vec::new();
+            match self.reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\r', '\n']);
+            if let Some(r) = parser.push_line(text).unwrap() {
+                return Some(r);
+            }
+        }
+    }
+
+    /// Sends `line` + CRLF and returns the reply.
+    pub fn cmd(&mut self, line: &str) -> Reply {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+        self.read_reply()
+    }
+
+    /// Sends a command and asserts the reply code.
+    pub fn expect(&mut self, line: &str, code: u16) -> Reply {
+        let r = self.cmd(line);
+        assert_eq!(r.code, code, "{line} -> {r:?}");
+        r
+    }
+
+    pub fn login(&mut self, user: &str, password: &str) {
+        self.expect(&format!("USER {user}"), 331);
+        self.expect(&format!("PASS {password}"), 230);
+    }
+
+    /// EPSV, then connects the data socket.
+    pub fn passive(&mut self) -> TcpStream {
+        let r = self.expect("EPSV", 229);
+        let port = ferry_proto::hostport::parse_epsv_reply(&r.text()).unwrap();
+        let ip = self.writer.peer_addr().unwrap().ip();
+        let s = TcpStream::connect(SocketAddr::new(ip, port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s
+    }
+
+    /// Runs a command that returns data (RETR, LIST, ...) and returns (data, final reply).
+    pub fn download(&mut self, command: &str) -> (Vec<u8>, Reply) {
+        let mut data = self.passive();
+        let r = self.cmd(command);
+        if r.code != 150 && r.code != 125 {
+            return (Vec::new(), r);
+        }
+        let mut buf = Vec::new();
+        data.read_to_end(&mut buf).unwrap();
+        let done = self.read_reply();
+        (buf, done)
+    }
+
+    /// RETR that must succeed.
+    pub fn retr(&mut self, path: &str) -> Vec<u8> {
+        let (data, r) = self.download(&format!("RETR {path}"));
+        assert_eq!(r.code, 226, "RETR {path}: {r:?}");
+        data
+    }
+
+    /// Runs an upload command (STOR, APPE, STOU) with `data`, returning the final reply
+    /// (or the refusal if the command was refused before the transfer).
+    pub fn upload(&mut self, command: &str, data: &[u8]) -> Reply {
+        let mut sock = self.passive();
+        let r = self.cmd(command);
+        if r.code != 150 && r.code != 125 {
+            return r;
+        }
+        sock.write_all(data).unwrap();
+        drop(sock);
+        self.read_reply()
+    }
+
+    pub fn stor(&mut self, path: &str, data: &[u8]) {
+        let r = self.upload(&format!("STOR {path}"), data);
+        assert_eq!(r.code, 226, "STOR {path}: {r:?}");
+    }
+
+    /// The names NLST returns for `path` (the working directory if empty).
+    pub fn nlst(&mut self, path: &str) -> Vec<String> {
+        let cmd = if path.is_empty() { "NLST".to_owned() } else { format!("NLST {path}") };
+        let (data, r) = self.download(&cmd);
+        assert_eq!(r.code, 226, "{cmd}: {r:?}");
+        let mut names: Vec<String> = String::from_utf8(data).unwrap().lines().map(str::to_owned).collect();
+        names.sort();
+        names
+    }
+
+    /// True when the server has closed the control connection.
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        self.reader.get_ref().set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        matches!(self.reader.read(&mut b), Ok(0) | Err(_))
+    }
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Whether an external program is installed (for interop tests).
+pub fn have(program: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// Panics with a clear message when a required interop tool is missing, unless the
+/// environment allows skipping (`FERRY_ALLOW_MISSING_TOOLS=1`); returns false to skip.
+pub fn require(program: &str) -> bool {
+    if have(program) {
+        return true;
+    }
+    if std::env::var("FERRY_ALLOW_MISSING_TOOLS").is_ok() {
+        eprintln!("skipping: {program} is not installed");
+        return false;
+    }
+    panic!("{program} is not installed: run scripts/test, which installs the interop clients");
+}
