@@ -136,7 +136,8 @@ impl ReplyParser {
                 if lines.len() >= Self::MAX_LINES {
                     return Err(ReplyError::TooLong);
                 }
-                lines.push(line.strip_prefix(' ').unwrap_or(line).to_owned());
+                // Kept verbatim: FEAT and MLST lines carry a meaningful leading space.
+                lines.push(line.to_owned());
                 Ok(None)
             }
         }

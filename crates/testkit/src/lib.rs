@@ -57,12 +57,22 @@ impl TestServerBuilder {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let store = Store::open_sqlite(&config.database_path()).await.unwrap();
                 for (name, password, quota) in &users {
                     store
-                        .add_user(NewUser { name, password, home: None, quota_bytes: *quota, quota_files: None })
+                        .add_user(NewUser {
+                            name,
+                            password,
+                            home: None,
+                            quota_bytes: *quota,
+                            quota_files: None,
+                        })
                         .await
                         .unwrap();
                     std::fs::create_dir_all(config.homes_dir().join(name)).unwrap();
@@ -77,8 +87,15 @@ impl TestServerBuilder {
                     .unwrap();
             });
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("test server did not start");
-        TestServer { addr, dir, stop: Some(stop_tx), thread: Some(thread) }
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("test server did not start");
+        TestServer {
+            addr,
+            dir,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 }
 
@@ -93,13 +110,23 @@ pub struct TestServer {
 impl TestServer {
     /// A builder with a fast failed-login delay (so tests stay quick) and no users.
     pub fn builder() -> TestServerBuilder {
-        let config = ServerConfig { auth_failure_delay_ms: 200, ..ServerConfig::default() };
-        TestServerBuilder { users: Vec::new(), config, listen: "127.0.0.1:0".parse().unwrap() }
+        let config = ServerConfig {
+            auth_failure_delay_ms: 200,
+            ..ServerConfig::default()
+        };
+        TestServerBuilder {
+            users: Vec::new(),
+            config,
+            listen: "127.0.0.1:0".parse().unwrap(),
+        }
     }
 
     /// A server with users alice/secret and bob/hunter2.
     pub fn start() -> TestServer {
-        Self::builder().user(ALICE.0, ALICE.1).user(BOB.0, BOB.1).start()
+        Self::builder()
+            .user(ALICE.0, ALICE.1)
+            .user(BOB.0, BOB.1)
+            .start()
     }
 
     pub fn port(&self) -> u16 {
@@ -149,9 +176,15 @@ pub struct RawFtp {
 impl RawFtp {
     pub fn connect(addr: SocketAddr) -> RawFtp {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let writer = stream.try_clone().unwrap();
-        let mut c = RawFtp { reader: BufReader::new(stream), writer, greeting: Reply::new(0, "") };
+        let mut c = RawFtp {
+            reader: BufReader::new(stream),
+            writer,
+            greeting: Reply::new(0, ""),
+        };
         c.greeting = c.read_reply();
         c
     }
@@ -166,7 +199,8 @@ impl RawFtp {
 
     /// Reads one complete reply; panics on EOF.
     pub fn read_reply(&mut self) -> Reply {
-        self.try_read_reply().expect("connection closed while waiting for a reply")
+        self.try_read_reply()
+            .expect("connection closed while waiting for a reply")
     }
 
     /// Reads one complete reply, or `None` if the server closed the connection.
@@ -254,10 +288,18 @@ impl RawFtp {
 
     /// The names NLST returns for `path` (the working directory if empty).
     pub fn nlst(&mut self, path: &str) -> Vec<String> {
-        let cmd = if path.is_empty() { "NLST".to_owned() } else { format!("NLST {path}") };
+        let cmd = if path.is_empty() {
+            "NLST".to_owned()
+        } else {
+            format!("NLST {path}")
+        };
         let (data, r) = self.download(&cmd);
         assert_eq!(r.code, 226, "{cmd}: {r:?}");
-        let mut names: Vec<String> = String::from_utf8(data).unwrap().lines().map(str::to_owned).collect();
+        let mut names: Vec<String> = String::from_utf8(data)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
         names.sort();
         names
     }
@@ -265,7 +307,10 @@ impl RawFtp {
     /// True when the server has closed the control connection.
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
-        self.reader.get_ref().set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         matches!(self.reader.read(&mut b), Ok(0) | Err(_))
     }
 }
@@ -304,7 +349,12 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 
 /// Whether an external program is installed (for interop tests).
 pub fn have(program: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// Panics with a clear message when a required interop tool is missing, unless the
