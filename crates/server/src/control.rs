@@ -9,6 +9,42 @@ use std::io;
 use ferry_proto::{Reply, MAX_LINE};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+/// The read half of a TCP control connection, read so that urgent data cannot stall it.
+///
+/// ftplib sends `ABOR` with `MSG_OOB`. With `SO_OOBINLINE` the urgent byte stays in the
+/// stream, but Linux ends a read at the urgent mark: the first read returns `ABOR\r`, and the
+/// `\n` is already queued. tokio's `poll_read` treats any short read as "drained" and waits for
+/// a new readiness edge that never comes. Reading with `try_read` until it would block (which
+/// is the only case where readiness is cleared) has no such gap.
+pub(crate) struct TcpControlReader(pub tokio::net::tcp::OwnedReadHalf);
+
+impl AsyncRead for TcpControlReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            match this.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match this.0.as_ref().poll_read_ready(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
 pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Sync + Unpin>;
 pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::commands::{self, Next};
-use crate::control::{Control, Line};
+use crate::control::{Control, Line, TcpControlReader};
 use crate::data::{DataConnector, DataPlan};
 use crate::errors::bad_path_reply;
 use crate::limits::ConnectionPermit;
@@ -89,7 +89,7 @@ impl Session {
         let span = tracing::info_span!("session", id, %peer, user = tracing::field::Empty);
         let mut s = Session {
             ctx,
-            ctrl: Control::new(Box::new(r), Box::new(w)),
+            ctrl: Control::new(Box::new(TcpControlReader(r)), Box::new(w)),
             peer,
             local,
             auth: AuthState::Fresh,

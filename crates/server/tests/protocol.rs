@@ -515,10 +515,9 @@ fn socket_from(src: &str, port: u16) -> Option<std::net::TcpStream> {
     let s = rt
         .block_on(sock.connect(format!("127.0.0.1:{port}").parse().unwrap()))
         .ok()?;
-    s.into_std().ok().map(|s| {
+    s.into_std().ok().inspect(|s| {
         s.set_nonblocking(false).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s
     })
 }
 

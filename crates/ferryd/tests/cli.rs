@@ -1,0 +1,931 @@
+#![allow(clippy::unwrap_used)]
+//! End-to-end tests of the `ferryd` binary: the `user` admin commands, `serve` with real FTP
+//! logins over TCP, graceful shutdown on SIGTERM, and configuration precedence
+//! (flag > environment > ferry.toml > default).
+//!
+//! Every test works in its own temporary directory, picks its ports from the OS, clears any
+//! `FERRY_*` variables from the child's environment, bounds every wait, and kills the servers
+//! it starts (see [`Server`]'s `Drop`).
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferryd");
+/// How long a server gets to come up, and to exit after SIGTERM.
+const SERVER_WAIT: Duration = Duration::from_secs(10);
+/// How long an admin command may run (argon2id hashing on a loaded CI machine included).
+const COMMAND_WAIT: Duration = Duration::from_secs(60);
+/// How long to wait for any one FTP reply line.
+const REPLY_WAIT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: a temp dir with a data dir, and running the binary against it.
+
+/// What a finished command left behind.
+struct Out {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A temporary directory holding the data dir (`<tmp>/data`) and the commands' output files.
+struct Env {
+    dir: TempDir,
+    counter: Cell<u32>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        Env {
+            dir,
+            counter: Cell::new(0),
+        }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root().join("data")
+    }
+
+    fn write_config(&self, text: &str) {
+        std::fs::write(self.data().join("ferry.toml"), text).unwrap();
+    }
+
+    /// A fresh pair of files to capture one process's stdout and stderr.
+    fn output_files(&self) -> (PathBuf, PathBuf) {
+        let n = self.counter.get();
+        self.counter.set(n + 1);
+        (
+            self.root().join(format!("out-{n}.stdout")),
+            self.root().join(format!("out-{n}.stderr")),
+        )
+    }
+
+    /// `ferryd --data-dir <data> ARGS...`, run from the temp dir with no `FERRY_*` variables
+    /// inherited from the test's own environment.
+    fn command(&self, args: &[&str], envs: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("FERRY_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.current_dir(self.root())
+            .arg("--data-dir")
+            .arg(self.data())
+            .args(args)
+            .envs(envs.iter().copied());
+        cmd
+    }
+
+    /// Runs a command to completion (at most [`COMMAND_WAIT`]), feeding it `stdin` if given
+    /// (otherwise stdin is `/dev/null`).
+    fn run_with(&self, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> Out {
+        let (out_path, err_path) = self.output_files();
+        let mut cmd = self.command(args, envs);
+        cmd.stdout(File::create(&out_path).unwrap())
+            .stderr(File::create(&err_path).unwrap())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            // The command may exit before reading (e.g. on a bad argument): ignore EPIPE.
+            let _ = pipe.write_all(input.as_bytes());
+        }
+        let status = match wait_timeout(&mut child, COMMAND_WAIT) {
+            Some(s) => s,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("ferryd {args:?} did not finish within {COMMAND_WAIT:?}");
+            }
+        };
+        Out {
+            status,
+            stdout: std::fs::read_to_string(out_path).unwrap(),
+            stderr: std::fs::read_to_string(err_path).unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Out {
+        self.run_with(args, stdin, &[])
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        assert!(out.status.success(), "ferryd {args:?} failed:\n{out:?}");
+        out.stdout
+    }
+
+    /// Runs a command that must fail; returns its stderr (which must say something).
+    fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        assert!(
+            !out.status.success(),
+            "ferryd {args:?} should have failed:\n{out:?}"
+        );
+        assert!(
+            !out.stderr.trim().is_empty(),
+            "ferryd {args:?} failed without a message:\n{out:?}"
+        );
+        out.stderr
+    }
+
+    fn add_user(&self, name: &str, password: &str, extra: &[&str]) -> String {
+        let mut args = vec!["user", "add", name, "--password-stdin"];
+        args.extend_from_slice(extra);
+        self.ok(&args, Some(&format!("{password}\n")))
+    }
+
+    fn show(&self, name: &str) -> String {
+        self.ok(&["user", "show", name], None)
+    }
+
+    fn list(&self) -> String {
+        self.ok(&["user", "list"], None)
+    }
+
+    /// Starts `ferryd serve` on a free 127.0.0.1 port and waits until it greets.
+    fn serve(&self, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let port = free_port();
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let listen = addr.to_string();
+            let mut args = vec![
+                "serve",
+                "--listen",
+                &listen,
+                "--auth-failure-delay-ms",
+                "50",
+            ];
+            args.extend_from_slice(extra);
+            let (out_path, err_path) = self.output_files();
+            let child = self
+                .command(&args, envs)
+                .stdin(Stdio::null())
+                .stdout(File::create(&out_path).unwrap())
+                .stderr(File::create(&err_path).unwrap())
+                .spawn()
+                .unwrap();
+            let mut server = Server {
+                child,
+                addr,
+                greeting: String::new(),
+                stderr: err_path,
+            };
+            match server.wait_ready() {
+                Ok(greeting) => {
+                    server.greeting = greeting;
+                    return server;
+                }
+                Err(Some(status)) => {
+                    let log = server.log();
+                    // Someone took the port between our probe and the server's bind: retry.
+                    if attempt < ATTEMPTS && log.contains("in use") {
+                        continue;
+                    }
+                    panic!("ferryd serve exited early ({status}):\n{log}");
+                }
+                Err(None) => panic!(
+                    "ferryd serve did not greet on {addr} within {SERVER_WAIT:?}:\n{}",
+                    server.log()
+                ),
+            }
+        }
+        unreachable!()
+    }
+
+    /// Runs `ferryd serve` where it must refuse to start; returns its stderr.
+    fn serve_fails(&self, extra: &[&str]) -> String {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--listen", &listen];
+        args.extend_from_slice(extra);
+        let (out_path, err_path) = self.output_files();
+        let mut child = self
+            .command(&args, &[])
+            .stdin(Stdio::null())
+            .stdout(File::create(&out_path).unwrap())
+            .stderr(File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap();
+        let status = wait_timeout(&mut child, SERVER_WAIT);
+        let stderr = std::fs::read_to_string(&err_path).unwrap();
+        let Some(status) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ferryd serve {extra:?} should have refused to start, but ran:\n{stderr}");
+        };
+        assert!(
+            !status.success(),
+            "ferryd serve {extra:?} should have failed:\n{stderr}"
+        );
+        stderr
+    }
+}
+
+/// Polls `child` until it exits or `limit` passes.
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+/// A port that was free a moment ago (bound to 127.0.0.1:0, read, released).
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A running server, killed when dropped.
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    /// The 220 line the readiness probe received.
+    greeting: String,
+    stderr: PathBuf,
+}
+
+impl Server {
+    /// Waits until a connection gets a `220` line. `Err(Some(status))` if the process exited,
+    /// `Err(None)` on timeout.
+    fn wait_ready(&mut self) -> Result<String, Option<ExitStatus>> {
+        let deadline = Instant::now() + SERVER_WAIT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Err(Some(status));
+            }
+            if let Ok(stream) = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)) {
+                stream.set_read_timeout(Some(REPLY_WAIT)).unwrap();
+                let mut line = String::new();
+                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("220") {
+                    // Make sure it is our process that answered.
+                    if let Some(status) = self.child.try_wait().unwrap() {
+                        return Err(Some(status));
+                    }
+                    return Ok(line.trim_end().to_owned());
+                }
+            }
+            sleep(Duration::from_millis(50));
+        }
+        Err(None)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn connect(&self) -> Ftp {
+        Ftp::connect(self.addr)
+    }
+
+    /// Logs in on a new connection; returns the PASS reply's code.
+    fn login_code(&self, user: &str, password: &str) -> u16 {
+        let mut ftp = self.connect();
+        let code = ftp.login(user, password);
+        ftp.quit();
+        code
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    fn terminate(&mut self) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success(), "kill -TERM {pid} failed");
+        wait_timeout(&mut self.child, SERVER_WAIT)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal FTP control-connection client.
+
+struct Ftp {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    greeting: String,
+}
+
+impl Ftp {
+    fn connect(addr: SocketAddr) -> Ftp {
+        let stream = TcpStream::connect_timeout(&addr, REPLY_WAIT).unwrap();
+        stream.set_read_timeout(Some(REPLY_WAIT)).unwrap();
+        stream.set_write_timeout(Some(REPLY_WAIT)).unwrap();
+        let writer = stream.try_clone().unwrap();
+        let mut ftp = Ftp {
+            reader: BufReader::new(stream),
+            writer,
+            greeting: String::new(),
+        };
+        let greeting = ftp.reply().expect("connection closed before the greeting");
+        assert!(greeting.starts_with("220"), "bad greeting {greeting:?}");
+        ftp.greeting = greeting;
+        ftp
+    }
+
+    /// Reads one reply (following multi-line replies to their last line); `None` on EOF.
+    fn reply(&mut self) -> Option<String> {
+        let mut first = String::new();
+        match self.reader.read_line(&mut first) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => panic!("reading a reply: {e}"),
+        }
+        let first = first.trim_end().to_owned();
+        assert!(
+            first.len() >= 3 && first.as_bytes()[..3].iter().all(u8::is_ascii_digit),
+            "malformed reply {first:?}"
+        );
+        if first.as_bytes().get(3) == Some(&b'-') {
+            let end = format!("{} ", &first[..3]);
+            loop {
+                let mut line = String::new();
+                let n = self.reader.read_line(&mut line).unwrap();
+                assert!(n > 0, "EOF inside multi-line reply after {first:?}");
+                if line.starts_with(&end) {
+                    break;
+                }
+            }
+        }
+        Some(first)
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .unwrap();
+        self.reply()
+            .unwrap_or_else(|| panic!("connection closed after {line:?}"))
+    }
+
+    /// USER + PASS; returns the PASS reply's code (USER must get 331).
+    fn login(&mut self, user: &str, password: &str) -> u16 {
+        let r = self.cmd(&format!("USER {user}"));
+        assert!(r.starts_with("331"), "USER {user}: {r:?}");
+        let r = self.cmd(&format!("PASS {password}"));
+        r[..3].parse().unwrap()
+    }
+
+    fn quit(mut self) {
+        let _ = self.writer.write_all(b"QUIT\r\n");
+        let _ = self.reply();
+    }
+}
+
+fn line_with<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
+}
+
+/// The value of `field:` in `user show` output.
+fn field<'a>(show: &'a str, name: &str) -> &'a str {
+    line_with(show, &format!("{name}:"))[name.len() + 1..].trim()
+}
+
+/// The `user list` row of `name`, split into columns.
+fn list_row(list: &str, name: &str) -> Option<Vec<String>> {
+    list.lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .find(|cols| cols.first().map(String::as_str) == Some(name))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. user add / list / show
+
+#[test]
+fn user_add_then_list_and_show() {
+    let env = Env::new();
+    let out = env.add_user("alice", "s3cret pass", &[]);
+    assert!(out.contains("user alice added"), "{out}");
+
+    let list = env.list();
+    let header = list.lines().next().unwrap();
+    assert!(header.starts_with("NAME"), "{list}");
+    let row = list_row(&list, "alice").unwrap_or_else(|| panic!("alice not listed:\n{list}"));
+    assert_eq!(row[1], "yes", "{list}");
+
+    let default_home = env.data().join("homes").join("alice");
+    let show = env.show("alice");
+    assert_eq!(field(&show, "name"), "alice");
+    assert_eq!(field(&show, "enabled"), "yes");
+    assert_eq!(field(&show, "home"), default_home.to_str().unwrap());
+    assert_eq!(field(&show, "quota"), "unlimited");
+    assert_eq!(field(&show, "quota files"), "unlimited");
+    assert!(field(&show, "used").starts_with("0 B"), "{show}");
+    assert!(default_home.is_dir(), "home {default_home:?} not created");
+}
+
+#[test]
+fn user_add_with_quota_and_home() {
+    let env = Env::new();
+    let home = env.root().join("elsewhere").join("bob");
+    env.add_user(
+        "bob",
+        "pw",
+        &[
+            "--quota",
+            "10MiB",
+            "--home",
+            home.to_str().unwrap(),
+            "--quota-files",
+            "7",
+        ],
+    );
+    let show = env.show("bob");
+    assert_eq!(field(&show, "quota"), "10.0 MiB", "{show}");
+    assert_eq!(field(&show, "quota files"), "7", "{show}");
+    assert_eq!(field(&show, "home"), home.to_str().unwrap(), "{show}");
+    assert!(home.is_dir(), "custom home not created");
+    assert!(
+        !env.data().join("homes").join("bob").exists(),
+        "default home created although --home was given"
+    );
+
+    let list = env.list();
+    let row = list_row(&list, "bob").unwrap_or_else(|| panic!("bob not listed:\n{list}"));
+    assert_eq!(row.last().unwrap(), home.to_str().unwrap(), "{list}");
+    assert!(list.contains("10.0 MiB"), "{list}");
+}
+
+#[test]
+fn user_add_relative_home_is_made_absolute() {
+    let env = Env::new();
+    // The command runs with the temp dir as its working directory.
+    env.add_user("carol", "pw", &["--home", "rel/carol"]);
+    let show = env.show("carol");
+    let expected = env.root().join("rel").join("carol");
+    assert_eq!(field(&show, "home"), expected.to_str().unwrap(), "{show}");
+    assert!(expected.is_dir());
+}
+
+#[test]
+fn default_quota_comes_from_config_file_then_env() {
+    let env = Env::new();
+    env.write_config("default_quota = \"5MiB\"\n");
+    env.add_user("dave", "pw", &[]);
+    assert_eq!(field(&env.show("dave"), "quota"), "5.0 MiB");
+
+    let out = env.run_with(
+        &["user", "add", "erin", "--password-stdin"],
+        Some("pw\n"),
+        &[("FERRY_DEFAULT_QUOTA", "2G")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(field(&env.show("erin"), "quota"), "2.0 GiB");
+
+    // An explicit --quota beats both.
+    env.add_user("frank", "pw", &["--quota", "unlimited"]);
+    assert_eq!(field(&env.show("frank"), "quota"), "unlimited");
+}
+
+#[test]
+fn user_add_twice_fails_clearly() {
+    let env = Env::new();
+    env.add_user("alice", "first", &[]);
+    let err = env.fails(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("second\n"),
+    );
+    assert!(err.contains("already exists"), "{err}");
+    assert!(err.contains("alice"), "{err}");
+    // Still exactly one alice.
+    let list = env.list();
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with("alice ")).count(),
+        1,
+        "{list}"
+    );
+}
+
+#[test]
+fn user_add_refuses_invalid_names() {
+    let env = Env::new();
+    for bad in ["Alice", "../x", "-x", ".hidden", "a b", ""] {
+        // `--` so that names starting with '-' reach ferryd's own validation, not clap's.
+        let err = env.fails(
+            &["user", "add", "--password-stdin", "--", bad],
+            Some("pw\n"),
+        );
+        assert!(err.contains("invalid user name"), "{bad:?}: {err}");
+    }
+    // Without `--`, `-x` is refused too (as an unknown flag).
+    env.fails(&["user", "add", "-x", "--password-stdin"], Some("pw\n"));
+
+    let list = env.list();
+    assert_eq!(list.lines().count(), 1, "only the header expected:\n{list}");
+    assert!(!env.data().join("x").exists(), "../x created a directory");
+    assert!(!env.data().join("homes").join("Alice").exists());
+}
+
+#[test]
+fn user_add_refuses_empty_password() {
+    let env = Env::new();
+    let err = env.fails(&["user", "add", "alice", "--password-stdin"], Some("\n"));
+    assert!(err.contains("empty password"), "{err}");
+    env.fails(&["user", "add", "alice", "--password-stdin"], None);
+    env.fails(&["user", "show", "alice"], None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. user set / del / passwd
+
+#[test]
+fn user_set_changes_are_shown() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &["--quota", "10MiB"]);
+
+    let out = env.ok(&["user", "set", "alice", "--quota", "1G"], None);
+    assert!(out.contains("alice"), "{out}");
+    let show = env.show("alice");
+    assert_eq!(field(&show, "quota"), "1.0 GiB", "{show}");
+    assert_eq!(
+        field(&show, "enabled"),
+        "yes",
+        "set --quota changed enabled"
+    );
+
+    env.ok(&["user", "set", "alice", "--disable"], None);
+    let show = env.show("alice");
+    assert_eq!(field(&show, "enabled"), "no", "{show}");
+    assert_eq!(
+        field(&show, "quota"),
+        "1.0 GiB",
+        "set --disable changed quota"
+    );
+    let list = env.list();
+    assert_eq!(list_row(&list, "alice").unwrap()[1], "no", "{list}");
+
+    env.ok(&["user", "set", "alice", "--enable"], None);
+    assert_eq!(field(&env.show("alice"), "enabled"), "yes");
+
+    let home = env.root().join("new-home");
+    env.ok(
+        &["user", "set", "alice", "--home", home.to_str().unwrap()],
+        None,
+    );
+    let show = env.show("alice");
+    assert_eq!(field(&show, "home"), home.to_str().unwrap(), "{show}");
+
+    env.ok(&["user", "set", "alice", "--home", "default"], None);
+    let default_home = env.data().join("homes").join("alice");
+    assert_eq!(
+        field(&env.show("alice"), "home"),
+        default_home.to_str().unwrap()
+    );
+
+    env.ok(&["user", "set", "alice", "--quota", "unlimited"], None);
+    assert_eq!(field(&env.show("alice"), "quota"), "unlimited");
+
+    env.ok(&["user", "set", "alice", "--quota-files", "3"], None);
+    assert_eq!(field(&env.show("alice"), "quota files"), "3");
+    env.ok(
+        &["user", "set", "alice", "--quota-files", "unlimited"],
+        None,
+    );
+    assert_eq!(field(&env.show("alice"), "quota files"), "unlimited");
+}
+
+#[test]
+fn user_set_refuses_bad_input() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &[]);
+    let err = env.fails(&["user", "set", "nobody", "--quota", "1G"], None);
+    assert!(err.contains("no such user"), "{err}");
+    let err = env.fails(&["user", "set", "alice", "--quota", "12 parsecs"], None);
+    assert!(err.contains("parsecs"), "{err}");
+    env.fails(&["user", "set", "alice", "--enable", "--disable"], None);
+    env.fails(&["user", "set", "alice", "--quota-files", "lots"], None);
+    // Nothing changed.
+    let show = env.show("alice");
+    assert_eq!(field(&show, "quota"), "unlimited");
+    assert_eq!(field(&show, "enabled"), "yes");
+}
+
+#[test]
+fn user_del_removes_the_user() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &[]);
+    env.add_user("bob", "pw", &[]);
+    let out = env.ok(&["user", "del", "alice"], None);
+    assert!(out.contains("alice deleted"), "{out}");
+
+    let err = env.fails(&["user", "show", "alice"], None);
+    assert!(err.contains("no such user"), "{err}");
+    let list = env.list();
+    assert!(list_row(&list, "alice").is_none(), "{list}");
+    assert!(
+        list_row(&list, "bob").is_some(),
+        "deleting alice removed bob:\n{list}"
+    );
+    // Files stay on disk, as promised.
+    assert!(env.data().join("homes").join("alice").is_dir());
+
+    let err = env.fails(&["user", "del", "alice"], None);
+    assert!(err.contains("no such user"), "{err}");
+    let err = env.fails(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("x\n"),
+    );
+    assert!(err.contains("no such user"), "{err}");
+
+    // The name is free again.
+    env.add_user("alice", "again", &[]);
+    env.show("alice");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. serve: logins, admin changes while running, SIGTERM
+
+#[test]
+fn serve_logins_follow_admin_changes() {
+    let env = Env::new();
+    env.add_user("alice", "old-password", &[]);
+    env.add_user("bob", "bobs-password", &[]);
+    let server = env.serve(&[], &[]);
+    assert!(
+        server.greeting.starts_with("220 "),
+        "greeting {:?}",
+        server.greeting
+    );
+
+    assert_eq!(server.login_code("alice", "old-password"), 230);
+    assert_eq!(server.login_code("alice", "wrong"), 530);
+    assert_eq!(server.login_code("nobody", "old-password"), 530);
+    assert_eq!(server.login_code("bob", "old-password"), 530);
+    assert_eq!(server.login_code("bob", "bobs-password"), 230);
+
+    // A wrong password and then the right one on the same connection.
+    let mut ftp = server.connect();
+    assert_eq!(ftp.login("alice", "nope"), 530);
+    assert_eq!(ftp.login("alice", "old-password"), 230);
+    let pwd = ftp.cmd("PWD");
+    assert!(pwd.starts_with("257 \"/\""), "{pwd}");
+    ftp.quit();
+
+    // Password change while the server runs: the old password was just verified (and so is
+    // in the login cache); it must stop working at once.
+    let out = env.ok(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("new-password\n"),
+    );
+    assert!(out.contains("password of alice changed"), "{out}");
+    assert_eq!(server.login_code("alice", "old-password"), 530);
+    assert_eq!(server.login_code("alice", "new-password"), 230);
+    assert_eq!(server.login_code("bob", "bobs-password"), 230);
+
+    // Disabling refuses the (correct, cached) password; enabling allows it again.
+    env.ok(&["user", "set", "alice", "--disable"], None);
+    assert_eq!(server.login_code("alice", "new-password"), 530);
+    env.ok(&["user", "set", "alice", "--enable"], None);
+    assert_eq!(server.login_code("alice", "new-password"), 230);
+
+    // A user added while the server runs can log in; a deleted one cannot.
+    env.add_user("carol", "carols-password", &[]);
+    assert_eq!(server.login_code("carol", "carols-password"), 230);
+    env.ok(&["user", "del", "carol"], None);
+    assert_eq!(server.login_code("carol", "carols-password"), 530);
+}
+
+#[test]
+fn serve_login_uses_custom_home() {
+    let env = Env::new();
+    let home = env.root().join("custom-home");
+    env.add_user("alice", "pw", &["--home", home.to_str().unwrap()]);
+    std::fs::write(home.join("marker-file.txt"), b"hello").unwrap();
+    let server = env.serve(&[], &[]);
+    let mut ftp = server.connect();
+    assert_eq!(ftp.login("alice", "pw"), 230);
+    let r = ftp.cmd("SIZE marker-file.txt");
+    assert_eq!(r, "213 5", "SIZE of a file placed in the custom home");
+    ftp.quit();
+
+    // Moving the home while the server runs: the next login lands in the new (created) home
+    // and no longer sees the old one's files.
+    let moved = env.root().join("moved-home");
+    env.ok(
+        &["user", "set", "alice", "--home", moved.to_str().unwrap()],
+        None,
+    );
+    let mut ftp = server.connect();
+    assert_eq!(ftp.login("alice", "pw"), 230);
+    assert!(moved.is_dir(), "new home not created at login");
+    let r = ftp.cmd("SIZE marker-file.txt");
+    assert!(r.starts_with("550"), "old home still visible: {r:?}");
+    ftp.quit();
+}
+
+#[test]
+fn serve_sigterm_sends_421_and_exits_cleanly() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &[]);
+    let mut server = env.serve(&[], &[]);
+
+    let mut logged_in = server.connect();
+    assert_eq!(logged_in.login("alice", "pw"), 230);
+    let mut fresh = server.connect();
+
+    let started = Instant::now();
+    let status = server.terminate();
+    let log = server.log();
+    let status = status.unwrap_or_else(|| panic!("no exit within {SERVER_WAIT:?}:\n{log}"));
+    assert!(status.success(), "exit status {status}:\n{log}");
+
+    for (what, ftp) in [("logged-in", &mut logged_in), ("fresh", &mut fresh)] {
+        let r = ftp.reply();
+        let r = r.unwrap_or_else(|| panic!("{what} session closed without a 421:\n{log}"));
+        assert!(r.starts_with("421"), "{what} session got {r:?}");
+        assert_eq!(ftp.reply(), None, "{what} session not closed after 421");
+    }
+    // Idle sessions end at once; shutdown must not sit out its 5 s grace period.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    // Nothing listens any more.
+    assert!(TcpStream::connect_timeout(&server.addr, Duration::from_secs(1)).is_err());
+}
+
+#[test]
+fn serve_closes_after_too_many_login_failures() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &[]);
+    let server = env.serve(&["--max-login-failures", "2"], &[]);
+    let mut ftp = server.connect();
+    assert_eq!(ftp.login("alice", "bad1"), 530);
+    let r = ftp.cmd("USER alice");
+    assert!(r.starts_with("331"), "{r}");
+    let r = ftp.cmd("PASS bad2");
+    assert!(r.starts_with("530"), "{r}");
+    assert_eq!(ftp.reply(), None, "connection not closed after 2 failures");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. configuration precedence and help
+
+#[test]
+fn default_greeting_without_config() {
+    let env = Env::new();
+    let server = env.serve(&[], &[]);
+    assert_eq!(server.greeting, "220 Ferry FTP server ready.");
+}
+
+#[test]
+fn greeting_from_config_file() {
+    let env = Env::new();
+    env.write_config("greeting = \"from file\"\n");
+    let server = env.serve(&[], &[]);
+    assert!(
+        server.greeting.starts_with("220") && server.greeting.contains("from file"),
+        "{:?}",
+        server.greeting
+    );
+    // Every new connection gets it, not just the first.
+    assert!(server.connect().greeting.contains("from file"));
+}
+
+#[test]
+fn greeting_env_overrides_config_file() {
+    let env = Env::new();
+    env.write_config("greeting = \"from file\"\n");
+    let server = env.serve(&[], &[("FERRY_GREETING", "from env")]);
+    assert!(
+        server.greeting.contains("from env") && !server.greeting.contains("from file"),
+        "{:?}",
+        server.greeting
+    );
+}
+
+#[test]
+fn greeting_flag_overrides_env_and_config_file() {
+    let env = Env::new();
+    env.write_config("greeting = \"from file\"\n");
+    let server = env.serve(
+        &["--greeting", "from flag"],
+        &[("FERRY_GREETING", "from env")],
+    );
+    assert!(
+        server.greeting.contains("from flag")
+            && !server.greeting.contains("from env")
+            && !server.greeting.contains("from file"),
+        "{:?}",
+        server.greeting
+    );
+}
+
+#[test]
+fn config_flag_selects_another_file() {
+    let env = Env::new();
+    env.write_config("greeting = \"from data dir\"\n");
+    let other = env.root().join("other.toml");
+    std::fs::write(&other, "greeting = \"from other file\"\n").unwrap();
+    let server = env.serve(&["--config", other.to_str().unwrap()], &[]);
+    assert!(
+        server.greeting.contains("from other file"),
+        "{:?}",
+        server.greeting
+    );
+    drop(server);
+
+    let missing = env.root().join("missing.toml");
+    let err = env.serve_fails(&["--config", missing.to_str().unwrap()]);
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn unknown_config_key_stops_serve() {
+    let env = Env::new();
+    env.write_config("greeting = \"hi\"\nno_such_setting = 42\n");
+    let err = env.serve_fails(&[]);
+    assert!(err.contains("no_such_setting"), "{err}");
+    assert!(
+        err.contains("ferry.toml"),
+        "error should name the file: {err}"
+    );
+}
+
+#[test]
+fn bad_config_value_stops_serve() {
+    let env = Env::new();
+    env.write_config("passive_ports = \"100-10\"\n");
+    let err = env.serve_fails(&[]);
+    assert!(err.contains("100-10"), "{err}");
+}
+
+#[test]
+fn serve_help_documents_passive_ports() {
+    let env = Env::new();
+    let help = env.ok(&["serve", "--help"], None);
+    assert!(help.contains("--passive-ports"), "{help}");
+    assert!(help.contains("FERRY_PASSIVE_PORTS"), "{help}");
+    assert!(help.contains("--greeting"), "{help}");
+}
+
+#[test]
+fn config_example_lists_the_keys() {
+    let env = Env::new();
+    let example = env.ok(&["config-example"], None);
+    for key in [
+        "passive_ports",
+        "passive_address",
+        "listen",
+        "greeting",
+        "idle_timeout",
+        "auth_failure_delay_ms",
+        "max_login_failures",
+        "default_quota",
+    ] {
+        assert!(
+            example.contains(&format!("# {key} = ")),
+            "config-example lacks {key}:\n{example}"
+        );
+    }
+}
