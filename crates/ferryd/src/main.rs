@@ -133,7 +133,10 @@ enum UserCmd {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // Each plain transfer runs on a blocking thread (ferry-server, transfer.rs): allow as many
+    // as there may be transfers, not tokio's default of 512.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(8192)
         .enable_all()
         .build()?;
     runtime.block_on(run(cli))

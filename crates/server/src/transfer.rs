@@ -124,7 +124,11 @@ async fn run(
         } => {
             let p = Arc::clone(&progress);
             let copy = move |sock| send_file(sock, file, offset, len, &p);
-            return report(on_blocking_socket(stream, &cancel, copy).await, &progress, &success_text);
+            return report(
+                on_blocking_socket(stream, &cancel, copy).await,
+                &progress,
+                &success_text,
+            );
         }
         TransferKind::Send {
             file,
@@ -135,7 +139,11 @@ async fn run(
         TransferKind::Receive { file, ascii } => {
             let p = Arc::clone(&progress);
             let copy = move |sock| receive(sock, file, ascii, &p);
-            return report(on_blocking_socket(stream, &cancel, copy).await, &progress, &success_text);
+            return report(
+                on_blocking_socket(stream, &cancel, copy).await,
+                &progress,
+                &success_text,
+            );
         }
         TransferKind::List(job) => send_listing(&mut stream, job, &cancel, &progress).await,
     };
@@ -260,8 +268,10 @@ async fn on_blocking_socket(
 ) -> Result<(), Failure> {
     let sock = stream.into_std().map_err(Failure::Data)?;
     sock.set_nonblocking(false).map_err(Failure::Data)?;
-    sock.set_read_timeout(Some(DATA_IO_TIMEOUT)).map_err(Failure::Data)?;
-    sock.set_write_timeout(Some(DATA_IO_TIMEOUT)).map_err(Failure::Data)?;
+    sock.set_read_timeout(Some(DATA_IO_TIMEOUT))
+        .map_err(Failure::Data)?;
+    sock.set_write_timeout(Some(DATA_IO_TIMEOUT))
+        .map_err(Failure::Data)?;
     let killer = sock.try_clone().map_err(Failure::Local)?;
     let mut worker = tokio::task::spawn_blocking(move || copy(sock));
     tokio::select! {
@@ -275,15 +285,29 @@ async fn on_blocking_socket(
 }
 
 /// Binary RETR: `sendfile(2)` from the restart offset to the end, no user-space copy.
-fn send_file(sock: std::net::TcpStream, file: File, offset: u64, len: u64, progress: &AtomicU64) -> Result<(), Failure> {
-    ferry_vfs::sendfile::send_file_blocking(&sock, &file, offset, len, |n| progress.store(n, Ordering::Relaxed))
-        .map_err(Failure::Data)?;
-    sock.shutdown(std::net::Shutdown::Write).map_err(Failure::Data)
+fn send_file(
+    sock: std::net::TcpStream,
+    file: File,
+    offset: u64,
+    len: u64,
+    progress: &AtomicU64,
+) -> Result<(), Failure> {
+    ferry_vfs::sendfile::send_file_blocking(&sock, &file, offset, len, |n| {
+        progress.store(n, Ordering::Relaxed)
+    })
+    .map_err(Failure::Data)?;
+    sock.shutdown(std::net::Shutdown::Write)
+        .map_err(Failure::Data)
 }
 
 /// STOR/APPE/STOU: the socket is read straight into one large buffer that is written to the
 /// file (CRLF → LF first in ASCII mode).
-fn receive(mut sock: std::net::TcpStream, mut file: File, ascii: bool, progress: &AtomicU64) -> Result<(), Failure> {
+fn receive(
+    mut sock: std::net::TcpStream,
+    mut file: File,
+    ascii: bool,
+    progress: &AtomicU64,
+) -> Result<(), Failure> {
     let mut buf = vec![0u8; BUFFER_SIZE];
     let mut received = 0u64;
     let mut pending_cr = false;

@@ -7,7 +7,13 @@ use std::os::fd::AsFd;
 /// Sends `file` from `offset` up to `len` over a blocking socket, calling `progress` with the
 /// running total after each call. Returns the bytes sent (less than asked only if the file
 /// shrank meanwhile).
-pub fn send_file_blocking(sock: &impl AsFd, file: &File, offset: u64, len: u64, mut progress: impl FnMut(u64)) -> io::Result<u64> {
+pub fn send_file_blocking(
+    sock: &impl AsFd,
+    file: &File,
+    offset: u64,
+    len: u64,
+    mut progress: impl FnMut(u64),
+) -> io::Result<u64> {
     // Large requests keep syscalls few: the kernel returns as soon as the socket takes less.
     const CHUNK: usize = 64 << 20;
     let mut pos = offset;
