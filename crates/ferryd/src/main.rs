@@ -35,6 +35,9 @@ enum Cmd {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCmd),
+    /// Quota maintenance.
+    #[command(subcommand)]
+    Quota(QuotaCmd),
     /// Print a commented example ferry.toml with every key and its default.
     ConfigExample,
 }
@@ -78,6 +81,16 @@ struct ServeArgs {
     /// Log filter (error, warn, info, debug, or a tracing filter) [default: info]
     #[arg(long, env = "FERRY_LOG", value_name = "FILTER")]
     log: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum QuotaCmd {
+    /// Recompute usage from the files on disk (after a crash, or files changed outside Ferry).
+    /// Safe while the server runs.
+    Rescan {
+        /// Only this user (default: every user).
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +171,12 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::User(cmd) => {
             let store = open_store(&config).await?;
             let r = user_command(&store, &config, cmd).await;
+            store.close().await;
+            r
+        }
+        Cmd::Quota(QuotaCmd::Rescan { name }) => {
+            let store = open_store(&config).await?;
+            let r = rescan(&store, &config, name.as_deref()).await;
             store.close().await;
             r
         }
@@ -396,6 +415,17 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
                 u.used_bytes,
                 u.used_files
             );
+            if let Some(q) = store.quota_usage(u.id).await? {
+                if q.reserved_bytes > 0 {
+                    println!(
+                        "reserved:    {} bytes by uploads in flight",
+                        q.reserved_bytes
+                    );
+                }
+                if let Some(left) = q.available_bytes() {
+                    println!("available:   {} ({left} bytes)", format_size(left));
+                }
+            }
         }
         UserCmd::Set {
             name,
@@ -437,6 +467,30 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
                 u.enabled
             );
         }
+    }
+    Ok(())
+}
+
+async fn rescan(store: &Store, config: &ServerConfig, only: Option<&str>) -> Result<()> {
+    let users = match only {
+        Some(name) => vec![store
+            .user(name)
+            .await?
+            .with_context(|| format!("no such user: {name}"))?],
+        None => store.users().await?,
+    };
+    for u in users {
+        let home = config.home_of(&u);
+        let (bytes, files) = ferry_server::rescan_usage(store, u.id, &home)
+            .await
+            .with_context(|| format!("scanning {}", home.display()))?;
+        println!(
+            "{}: {} ({bytes} bytes) in {files} files and directories (was {} bytes, {} files)",
+            u.name,
+            format_size(bytes),
+            u.used_bytes,
+            u.used_files
+        );
     }
     Ok(())
 }

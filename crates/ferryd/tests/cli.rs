@@ -929,3 +929,32 @@ fn config_example_lists_the_keys() {
         );
     }
 }
+
+#[test]
+fn quota_rescan_counts_files_on_disk_and_show_prints_usage() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &["--quota", "1MiB"]);
+    env.add_user("bob", "pw", &[]);
+    let home = env.data().join("homes").join("alice");
+    std::fs::create_dir(home.join("sub")).unwrap();
+    std::fs::write(home.join("sub").join("a.bin"), vec![7u8; 3000]).unwrap();
+    std::fs::write(home.join("b.bin"), vec![1u8; 500]).unwrap();
+    let out = env.ok(&["quota", "rescan", "alice"], None);
+    assert!(
+        out.contains("alice") && out.contains("3500 bytes") && out.contains("3 files"),
+        "{out}"
+    );
+    let show = env.show("alice");
+    assert!(
+        field(&show, "used").starts_with("3.4 KiB (3500 bytes), 3 files"),
+        "{show}"
+    );
+    assert!(
+        field(&show, "available").ends_with(&format!("({} bytes)", (1 << 20) - 3500)),
+        "{show}"
+    );
+    // Every user when no name is given; an unknown name is an error.
+    let out = env.ok(&["quota", "rescan"], None);
+    assert!(out.contains("alice") && out.contains("bob"), "{out}");
+    env.fails(&["quota", "rescan", "nobody"], None);
+}

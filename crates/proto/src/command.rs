@@ -63,6 +63,8 @@ pub enum Command {
     Rest(u64),
     /// `ALLO n [R m]`: the size hint in bytes.
     Allo(u64),
+    /// `AVBL [path]`: bytes the user may still store (draft-peterson-streamlined-ftp-command-extensions).
+    Avbl(Option<String>),
     Abor,
     Pasv,
     /// `EPSV`, `EPSV 1|2`, or `EPSV ALL` (`all` true).
@@ -196,6 +198,7 @@ impl Command {
                         .map_err(|_| ParseError::BadArgument("ALLO needs a size in bytes"))?,
                 )
             }
+            "AVBL" => Command::Avbl(opt),
             "ABOR" => Command::Abor,
             "PASV" => Command::Pasv,
             "EPSV" => match opt.as_deref().map(str::trim) {
@@ -273,6 +276,7 @@ impl Command {
             Command::Appe(_) => "APPE",
             Command::Rest(_) => "REST",
             Command::Allo(_) => "ALLO",
+            Command::Avbl(_) => "AVBL",
             Command::Abor => "ABOR",
             Command::Pasv => "PASV",
             Command::Epsv { .. } => "EPSV",
@@ -339,7 +343,8 @@ impl fmt::Display for Command {
             | Command::Nlst(Some(a))
             | Command::Mlsd(Some(a))
             | Command::Mlst(Some(a))
-            | Command::Stou(Some(a)) => write!(f, "{verb} {a}"),
+            | Command::Stou(Some(a))
+            | Command::Avbl(Some(a)) => write!(f, "{verb} {a}"),
             Command::Mfmt { mtime, path } => {
                 write!(f, "MFMT {} {path}", crate::time::format_mdtm(*mtime))
             }

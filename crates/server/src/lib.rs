@@ -10,9 +10,11 @@ mod data;
 mod errors;
 mod limits;
 mod listing;
+mod quota;
 mod server;
 mod session;
 mod transfer;
 
 pub use config::{PortRange, ServerConfig};
+pub use quota::rescan_usage;
 pub use server::Server;

@@ -38,6 +38,9 @@ impl Server {
     /// Binds every configured control address. `[::]` falls back to `0.0.0.0` on hosts
     /// without IPv6.
     pub async fn bind(config: ServerConfig, store: Store) -> io::Result<Server> {
+        // No upload is in flight before we start: reservations left over are from a crash.
+        // (Single-node assumption: several nodes sharing one store need per-node reservations.)
+        store.clear_reservations().await.map_err(io::Error::other)?;
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let l = match TcpListener::bind(addr).await {

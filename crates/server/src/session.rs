@@ -313,6 +313,16 @@ impl Session {
         Ok((account.home.clone(), path))
     }
 
+    /// Credits removed bytes and files to the user's quota ledger. The file operation has
+    /// happened already, so a store failure is logged (a rescan repairs it), not reported.
+    pub(crate) async fn release_usage(&self, bytes: u64, files: u64) {
+        if let Some(a) = self.account() {
+            if let Err(e) = self.ctx.store.release_usage(a.user.id, bytes, files).await {
+                tracing::error!(error = %e, "quota ledger update failed; run `ferryd quota rescan`");
+            }
+        }
+    }
+
     /// The reply to send before a transfer command when no PORT/PASV prepared one.
     pub(crate) fn missing_data_plan(&self) -> Option<Reply> {
         matches!(self.data, DataPlan::None)

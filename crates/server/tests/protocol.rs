@@ -575,7 +575,7 @@ fn help_and_syst_and_opts() {
     assert_eq!(c.expect("SYST", 215).text(), "UNIX Type: L8");
     c.expect("OPTS MLST type;size;", 200);
     c.expect("OPTS FROB", 501);
-    c.expect("ALLO 1000", 202);
+    c.expect("ALLO 1000", 200);
 }
 
 #[test]

@@ -145,7 +145,8 @@ fn a_client_that_vanishes_mid_transfer_costs_only_its_own_session() {
         // Both sockets vanish without QUIT or ABOR.
     }
     {
-        let mut c = srv.login(ALICE);
+        // The first vanished session frees its slot asynchronously: wait to be admitted.
+        let mut c = login_when_admitted(&srv);
         let mut data = c.passive();
         c.expect("STOR half", 150);
         data.write_all(&random_bytes(1 << 20, 9)).unwrap();
@@ -153,15 +154,23 @@ fn a_client_that_vanishes_mid_transfer_costs_only_its_own_session() {
     other.expect("NOOP", 200);
     other.stor("x", b"fine");
     // Both dead sessions released their connection permits (the cap is 2).
+    login_when_admitted(&srv);
+}
+
+/// Logs in as soon as the per-IP cap admits a new connection (within 10 s).
+fn login_when_admitted(srv: &TestServer) -> RawFtp {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut c = RawFtp::connect(srv.addr);
         if c.greeting.code == 220 {
             c.login(ALICE.0, ALICE.1);
-            break;
+            return c;
         }
-        assert!(Instant::now() < deadline, "permits were not released");
-        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            Instant::now() < deadline,
+            "connection permits were not released"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

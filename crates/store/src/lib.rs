@@ -5,9 +5,11 @@
 #![forbid(unsafe_code)]
 
 mod password;
+mod quota;
 mod users;
 
 pub use password::{hash_password, PasswordVerifier};
+pub use quota::QuotaUsage;
 pub use users::{validate_username, NewUser, User, UserUpdate};
 
 use std::path::Path;
@@ -45,7 +47,8 @@ pub struct Store {
 }
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
@@ -56,7 +59,10 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         used_files INTEGER NOT NULL DEFAULT 0,
         enabled INTEGER NOT NULL DEFAULT 1,
         created_at INTEGER NOT NULL
-    )"];
+    )",
+    // Bytes reserved by uploads in flight and not yet written (the quota ledger).
+    "ALTER TABLE users ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0",
+];
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to date.

@@ -14,26 +14,40 @@ use std::time::Duration;
 
 use ferry_proto::{Reply, ReplyParser};
 use ferry_server::{Server, ServerConfig};
-use ferry_store::{NewUser, Store};
+use ferry_store::{NewUser, QuotaUsage, Store};
 use sha2::{Digest, Sha256};
 
 pub const ALICE: (&str, &str) = ("alice", "secret");
 pub const BOB: (&str, &str) = ("bob", "hunter2");
 
 pub struct TestServerBuilder {
-    users: Vec<(String, String, Option<u64>)>,
+    users: Vec<(String, String, Option<u64>, Option<u64>)>,
     config: ServerConfig,
     listen: SocketAddr,
 }
 
 impl TestServerBuilder {
     pub fn user(mut self, name: &str, password: &str) -> Self {
-        self.users.push((name.into(), password.into(), None));
+        self.users.push((name.into(), password.into(), None, None));
         self
     }
 
     pub fn user_with_quota(mut self, name: &str, password: &str, quota: u64) -> Self {
-        self.users.push((name.into(), password.into(), Some(quota)));
+        self.users
+            .push((name.into(), password.into(), Some(quota), None));
+        self
+    }
+
+    /// A user with a byte quota and/or a file-count quota.
+    pub fn user_with_limits(
+        mut self,
+        name: &str,
+        password: &str,
+        bytes: Option<u64>,
+        files: Option<u64>,
+    ) -> Self {
+        self.users
+            .push((name.into(), password.into(), bytes, files));
         self
     }
 
@@ -64,14 +78,14 @@ impl TestServerBuilder {
                 .unwrap();
             rt.block_on(async move {
                 let store = Store::open_sqlite(&config.database_path()).await.unwrap();
-                for (name, password, quota) in &users {
+                for (name, password, quota_bytes, quota_files) in &users {
                     store
                         .add_user(NewUser {
                             name,
                             password,
                             home: None,
-                            quota_bytes: *quota,
-                            quota_files: None,
+                            quota_bytes: *quota_bytes,
+                            quota_files: *quota_files,
                         })
                         .await
                         .unwrap();
@@ -145,6 +159,48 @@ impl TestServer {
     /// `ftp://user:password@127.0.0.1:port` (no trailing slash).
     pub fn url(&self, (user, password): (&str, &str)) -> String {
         format!("ftp://{user}:{password}@{}", self.addr)
+    }
+
+    /// Runs `f` against the server's store (the same SQLite database, opened alongside).
+    pub fn with_store<T>(&self, f: impl AsyncFnOnce(&Store) -> T) -> T {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = self.dir.path().join("ferry.db");
+        rt.block_on(async move {
+            let store = Store::open_sqlite(&db).await.unwrap();
+            let out = f(&store).await;
+            store.close().await;
+            out
+        })
+    }
+
+    /// The quota ledger's view of a user.
+    pub fn usage(&self, user: &str) -> QuotaUsage {
+        self.with_store(async |store: &Store| {
+            let u = store.user(user).await.unwrap().unwrap();
+            store.quota_usage(u.id).await.unwrap().unwrap()
+        })
+    }
+
+    /// What a user's home holds on disk: (bytes in regular files, entries).
+    pub fn disk_usage(&self, user: &str) -> (u64, u64) {
+        fn walk(dir: &Path, acc: &mut (u64, u64)) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                let ft = e.file_type().unwrap();
+                acc.1 += 1;
+                if ft.is_dir() {
+                    walk(&e.path(), acc);
+                } else if ft.is_file() {
+                    acc.0 += e.metadata().unwrap().len();
+                }
+            }
+        }
+        let mut acc = (0, 0);
+        walk(&self.home(user), &mut acc);
+        acc
     }
 
     /// A raw client, already logged in.

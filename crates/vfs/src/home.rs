@@ -26,6 +26,16 @@ pub enum WriteMode {
     CreateNew,
 }
 
+/// A file opened for an upload, and what opening it changed.
+#[derive(Debug)]
+pub struct OpenedUpload {
+    pub file: File,
+    /// The file did not exist before.
+    pub created: bool,
+    /// Bytes of the previous content that the open discarded (overwrite, or REST below the end).
+    pub freed: u64,
+}
+
 /// The home directory of one user, shared by that user's sessions and transfers.
 #[derive(Clone, Debug)]
 pub struct Home {
@@ -102,34 +112,59 @@ impl Home {
         Ok(f.into_std())
     }
 
-    /// Opens a file for an upload in the given mode.
-    pub fn open_write(&self, p: &VirtualPath, mode: WriteMode) -> io::Result<File> {
+    /// Opens a file for an upload in the given mode, telling the quota ledger what changed:
+    /// whether the file was created, and how many existing bytes the open discarded.
+    pub fn open_write(&self, p: &VirtualPath, mode: WriteMode) -> io::Result<OpenedUpload> {
         if p.is_root() {
             return Err(not_allowed_on_root());
         }
-        let mut o = OpenOptions::new();
-        o.write(true);
-        match mode {
-            WriteMode::Truncate => o.create(true).truncate(true),
-            WriteMode::Append => o.create(true).append(true),
-            WriteMode::At(_) => o.create(true),
-            WriteMode::CreateNew => o.create_new(true),
+        // Creating exclusively first tells us, without a race, whether the file is new.
+        let mut create = OpenOptions::new();
+        create.write(true).create_new(true);
+        if mode == WriteMode::Append {
+            create.append(true);
+        }
+        let (file, created) = match self.dir.open_with(p.relative(), &create) {
+            Ok(f) => (f.into_std(), true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && mode != WriteMode::CreateNew => {
+                let mut existing = OpenOptions::new();
+                existing.write(true);
+                if mode == WriteMode::Append {
+                    existing.append(true);
+                }
+                (
+                    self.dir.open_with(p.relative(), &existing)?.into_std(),
+                    false,
+                )
+            }
+            Err(e) => return Err(e),
         };
-        let f = self.dir.open_with(p.relative(), &o)?.into_std();
-        if !f.metadata()?.is_file() {
+        let meta = file.metadata()?;
+        if !meta.is_file() {
             return Err(Refusal::NotARegularFile.err(io::ErrorKind::InvalidInput));
         }
-        if let WriteMode::At(offset) = mode {
-            let len = f.metadata()?.len();
-            if offset > len {
+        let len = meta.len();
+        let keep = match mode {
+            WriteMode::Truncate => 0,
+            WriteMode::At(offset) if offset > len => {
                 return Err(Refusal::RestartBeyondEnd.err(io::ErrorKind::InvalidInput));
             }
+            WriteMode::At(offset) => offset,
+            WriteMode::Append | WriteMode::CreateNew => len,
+        };
+        if keep < len {
             // Resume means "the first n bytes, then the stream": drop whatever followed.
-            f.set_len(offset)?;
-            use std::io::Seek;
-            (&f).seek(io::SeekFrom::Start(offset))?;
+            file.set_len(keep)?;
         }
-        Ok(f)
+        if let WriteMode::At(offset) = mode {
+            use std::io::Seek;
+            (&file).seek(io::SeekFrom::Start(offset))?;
+        }
+        Ok(OpenedUpload {
+            file,
+            created,
+            freed: len - keep,
+        })
     }
 
     pub fn create_dir(&self, p: &VirtualPath) -> io::Result<()> {
@@ -146,8 +181,8 @@ impl Home {
         self.dir.remove_dir(p.relative())
     }
 
-    /// Removes a file (or a symlink itself, never its target).
-    pub fn remove_file(&self, p: &VirtualPath) -> io::Result<()> {
+    /// Removes a file (or a symlink itself, never its target). Returns the bytes it held.
+    pub fn remove_file(&self, p: &VirtualPath) -> io::Result<u64> {
         if p.is_root() {
             return Err(not_allowed_on_root());
         }
@@ -155,17 +190,51 @@ impl Home {
         if m.is_dir() {
             return Err(Refusal::IsADirectory.err(io::ErrorKind::InvalidInput));
         }
-        self.dir.remove_file(p.relative())
+        self.dir.remove_file(p.relative())?;
+        Ok(if m.is_file() { m.len() } else { 0 })
     }
 
-    pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> io::Result<()> {
+    /// Renames within the home. Returns the size of a regular file the rename replaced.
+    pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> io::Result<Option<u64>> {
         if from.is_root() || to.is_root() {
             return Err(not_allowed_on_root());
         }
         if to.starts_with(from) && to != from {
             return Err(Refusal::IntoItself.err(io::ErrorKind::InvalidInput));
         }
-        self.dir.rename(from.relative(), &self.dir, to.relative())
+        let replaced = match self.dir.symlink_metadata(to.relative()) {
+            Ok(m) if m.is_file() && from != to => Some(m.len()),
+            _ => None,
+        };
+        self.dir.rename(from.relative(), &self.dir, to.relative())?;
+        Ok(replaced)
+    }
+
+    /// Bytes available to unprivileged users on the home's file system.
+    pub fn free_space(&self) -> io::Result<u64> {
+        let st = rustix::fs::fstatvfs(&*self.dir)?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
+    /// Walks the whole home without following symlinks: (bytes in regular files, number of
+    /// entries: files, directories and links). What the quota ledger should say.
+    pub fn scan_usage(&self) -> io::Result<(u64, u64)> {
+        let mut bytes = 0u64;
+        let mut entries = 0u64;
+        let mut stack = vec![self.dir.try_clone()?];
+        while let Some(dir) = stack.pop() {
+            for e in dir.entries()? {
+                let e = e?;
+                let ft = e.file_type()?;
+                entries += 1;
+                if ft.is_dir() {
+                    stack.push(e.open_dir()?);
+                } else if ft.is_file() {
+                    bytes += e.metadata()?.len();
+                }
+            }
+        }
+        Ok((bytes, entries))
     }
 
     /// Sets the modification time (MFMT).
@@ -217,7 +286,7 @@ impl Home {
         &self,
         dir: &VirtualPath,
         prefix: &str,
-    ) -> io::Result<(VirtualPath, File)> {
+    ) -> io::Result<(VirtualPath, OpenedUpload)> {
         // Uniqueness comes from create_new; the clock only makes a collision unlikely.
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -230,7 +299,7 @@ impl Home {
             );
             let p = dir.child(&name);
             match self.open_write(&p, WriteMode::CreateNew) {
-                Ok(f) => return Ok((p, f)),
+                Ok(opened) => return Ok((p, opened)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }

@@ -12,5 +12,5 @@ mod home;
 mod path;
 pub mod sendfile;
 
-pub use home::{Home, Refusal, WriteMode};
+pub use home::{Home, OpenedUpload, Refusal, WriteMode};
 pub use path::{PathError, VirtualPath};

@@ -18,10 +18,10 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> io::Result<Next> {
     }
     let p = path.clone();
     match blocking(move || home.open_write(&p, WriteMode::Append)).await {
-        Ok(file) => {
+        Ok(opened) => {
             super::stor::begin_upload(
                 s,
-                file,
+                opened,
                 "APPE",
                 &path,
                 "Ok to send data.".into(),

@@ -1,4 +1,5 @@
-//! DELE (RFC 959 §4.1.3): deletes a file (a symlink itself, never its target).
+//! DELE (RFC 959 §4.1.3): deletes a file (a symlink itself, never its target) and credits
+//! its bytes to the user's quota.
 
 use ferry_proto::Reply;
 
@@ -12,7 +13,10 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
         Err(r) => return r.into(),
     };
     match blocking(move || home.remove_file(&path)).await {
-        Ok(()) => Reply::new(250, "File deleted.").into(),
+        Ok(bytes) => {
+            s.release_usage(bytes, 1).await;
+            Reply::new(250, "File deleted.").into()
+        }
         Err(e) => fs_error_reply(&e).into(),
     }
 }

@@ -7,6 +7,7 @@ use super::Next;
 
 pub(crate) fn handle() -> Next {
     let features = [
+        "AVBL",
         "EPRT",
         "EPSV",
         "HOST",

@@ -13,9 +13,26 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
         Ok(t) => t,
         Err(r) => return r.into(),
     };
+    let Some(user_id) = s.account().map(|a| a.user.id) else {
+        return Reply::new(530, "Please login with USER and PASS.").into();
+    };
+    // Directories count toward the file quota: take the slot first, give it back on failure.
+    match s.ctx.store.try_add_file(user_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Reply::new(552, "File quota exceeded: no more files may be created.").into()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "quota ledger unavailable");
+            return Reply::new(451, "Local error in processing: quota ledger unavailable.").into();
+        }
+    }
     let p = path.clone();
     match blocking(move || home.create_dir(&p)).await {
         Ok(()) => Reply::new(257, format!("{} created.", quote_path(&path.display()))).into(),
-        Err(e) => fs_error_reply(&e).into(),
+        Err(e) => {
+            s.release_usage(0, 1).await;
+            fs_error_reply(&e).into()
+        }
     }
 }

@@ -13,6 +13,7 @@ mod acct;
 mod allo;
 mod appe;
 mod auth;
+mod avbl;
 mod cdup;
 mod cwd;
 mod dele;
@@ -130,7 +131,8 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<Next> 
         Command::Mdtm(p) => mdtm::handle(s, &p).await,
         Command::Mfmt { mtime, path } => mfmt::handle(s, mtime, &path).await,
         Command::Rest(n) => rest::handle(s, n),
-        Command::Allo(n) => allo::handle(n),
+        Command::Allo(n) => allo::handle(s, n).await,
+        Command::Avbl(p) => avbl::handle(s, p.as_deref()).await,
         Command::Abor => abor::handle(),
         Command::Pasv => pasv::handle(s).await,
         Command::Epsv { all, protocol } => epsv::handle(s, all, protocol).await,

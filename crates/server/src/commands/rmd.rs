@@ -20,7 +20,10 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
         .into();
     }
     match blocking(move || home.remove_dir(&path)).await {
-        Ok(()) => Reply::new(250, "Directory removed.").into(),
+        Ok(()) => {
+            s.release_usage(0, 1).await;
+            Reply::new(250, "Directory removed.").into()
+        }
         Err(e) => fs_error_reply(&e).into(),
     }
 }

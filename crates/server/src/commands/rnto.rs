@@ -1,5 +1,6 @@
 //! RNTO (RFC 959 §4.1.3): completes a rename started by RNFR. Both names are inside the jail,
-//! so nothing can be moved out of (or into) the home.
+//! so nothing can be moved out of (or into) the home. A file it replaces is credited to the
+//! user's quota.
 
 use ferry_proto::Reply;
 
@@ -16,7 +17,12 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
         Err(r) => return r.into(),
     };
     match blocking(move || home.rename(&from, &to)).await {
-        Ok(()) => Reply::new(250, "Rename successful.").into(),
+        Ok(replaced) => {
+            if let Some(bytes) = replaced {
+                s.release_usage(bytes, 1).await;
+            }
+            Reply::new(250, "Rename successful.").into()
+        }
         Err(e) => fs_error_reply(&e).into(),
     }
 }

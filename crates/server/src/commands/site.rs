@@ -1,6 +1,8 @@
-//! SITE (RFC 959 §4.1.3): server-specific commands. `SITE HELP` and `SITE CHMOD` (permission
-//! bits only) for now; QUOTA, EXEC and REGISTER arrive with their issues.
+//! SITE (RFC 959 §4.1.3): server-specific commands: `SITE HELP`, `SITE CHMOD` (permission
+//! bits only) and `SITE QUOTA` (usage and limits, human-readable and exact); EXEC and REGISTER
+//! arrive with their issues.
 
+use ferry_proto::size::format_size;
 use ferry_proto::Reply;
 
 use super::Next;
@@ -15,12 +17,14 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
             vec![
                 "SITE commands:".into(),
                 " CHMOD <octal mode> <path>".into(),
+                " QUOTA".into(),
                 " HELP".into(),
                 "End".into(),
             ],
         )
         .into(),
         "CHMOD" => chmod(s, rest).await,
+        "QUOTA" => quota(s).await,
         other => Reply::new(504, format!("Unknown SITE command {other}.")).into(),
     }
 }
@@ -43,4 +47,46 @@ async fn chmod(s: &mut Session, arg: &str) -> Next {
         Ok(()) => Reply::new(200, "SITE CHMOD command ok.").into(),
         Err(e) => fs_error_reply(&e).into(),
     }
+}
+
+async fn quota(s: &mut Session) -> Next {
+    let Some(account) = s.account() else {
+        return Reply::new(530, "Please login with USER and PASS.").into();
+    };
+    let name = account.user.name.clone();
+    let usage = match s.ctx.store.quota_usage(account.user.id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return Reply::new(530, "Account no longer exists.").into(),
+        Err(e) => {
+            tracing::error!(error = %e, "quota ledger unavailable");
+            return Reply::new(451, "Local error in processing: quota ledger unavailable.").into();
+        }
+    };
+    let in_use = usage.used_bytes + usage.reserved_bytes;
+    let bytes = match usage.quota_bytes {
+        Some(q) => format!(
+            " Bytes: {} of {} used, {} available (exact: used={in_use} limit={q} available={})",
+            format_size(in_use),
+            format_size(q),
+            format_size(q.saturating_sub(in_use)),
+            q.saturating_sub(in_use)
+        ),
+        None => format!(
+            " Bytes: {} used, no limit (exact: used={in_use} limit=none)",
+            format_size(in_use)
+        ),
+    };
+    let files = match usage.quota_files {
+        Some(q) => format!(
+            " Files: {} of {q} used, {} available",
+            usage.used_files,
+            q.saturating_sub(usage.used_files)
+        ),
+        None => format!(" Files: {} used, no limit", usage.used_files),
+    };
+    Reply::multi(
+        200,
+        vec![format!("Quota for {name}:"), bytes, files, "End".into()],
+    )
+    .into()
 }

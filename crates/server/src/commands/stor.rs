@@ -4,11 +4,12 @@
 
 use std::io;
 
-use ferry_proto::TransferType;
-use ferry_vfs::{VirtualPath, WriteMode};
+use ferry_proto::{Reply, TransferType};
+use ferry_vfs::{OpenedUpload, VirtualPath, WriteMode};
 
 use super::Next;
 use crate::errors::fs_error_reply;
+use crate::quota::UploadQuota;
 use crate::session::{blocking, Session};
 use crate::transfer::TransferKind;
 
@@ -41,18 +42,45 @@ pub(crate) async fn handle(s: &mut Session, arg: &str, offset: Option<u64>) -> i
     }
 }
 
-/// Starts receiving into an opened file: the shared tail of STOR, APPE and STOU.
+/// Starts receiving into an opened file: the shared tail of STOR, APPE and STOU. The quota
+/// ledger learns what the open changed (a new file, bytes discarded by an overwrite) before
+/// any byte is written; a new file beyond the file quota is removed again and refused.
 pub(crate) async fn begin_upload(
     s: &mut Session,
-    file: std::fs::File,
+    opened: OpenedUpload,
     verb: &'static str,
     path: &VirtualPath,
     opening: String,
     success: String,
 ) -> io::Result<Next> {
+    let (Some(account), Some(home)) = (s.account(), s.account().map(|a| a.home.clone())) else {
+        return Ok(Reply::new(530, "Please login with USER and PASS.").into());
+    };
+    let user_id = account.user.id;
+    let quota = match UploadQuota::begin(&s.ctx.store, user_id, opened.freed, opened.created).await
+    {
+        Ok(Some(q)) => q,
+        Ok(None) => {
+            let p = path.clone();
+            let _ = blocking(move || home.remove_file(&p)).await;
+            return Ok(
+                Reply::new(552, "File quota exceeded: no more files may be created.").into(),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "quota ledger unavailable");
+            return Ok(
+                Reply::new(451, "Local error in processing: quota ledger unavailable.").into(),
+            );
+        }
+    };
     let ascii = s.transfer_type == TransferType::Ascii;
     s.start_transfer(
-        TransferKind::Receive { file, ascii },
+        TransferKind::Receive {
+            file: opened.file,
+            ascii,
+            quota,
+        },
         verb,
         path,
         opening,

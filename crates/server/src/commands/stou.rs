@@ -16,10 +16,10 @@ pub(crate) async fn handle(s: &mut Session, _hint: Option<&str>) -> io::Result<N
         return Ok(r.into());
     }
     match blocking(move || home.create_unique(&dir, "ftp.")).await {
-        Ok((path, file)) => {
+        Ok((path, opened)) => {
             let name = path.file_name().unwrap_or_default().to_owned();
             let success = format!("Transfer complete (unique file name: {name}).");
-            super::stor::begin_upload(s, file, "STOU", &path, format!("FILE: {name}"), success)
+            super::stor::begin_upload(s, opened, "STOU", &path, format!("FILE: {name}"), success)
                 .await
         }
         Err(e) => Ok(fs_error_reply(&e).into()),
