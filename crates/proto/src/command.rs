@@ -8,6 +8,7 @@
 use std::fmt;
 use std::net::{SocketAddr, SocketAddrV4};
 
+use crate::hash::HashAlgo;
 use crate::hostport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +79,20 @@ pub enum Command {
     Mode(char),
     Stru(char),
     Site(String),
+    /// `HASH path` (draft-bryan-ftpext-hash).
+    Hash(String),
+    /// `RANG start end` (draft-bryan-ftp-range): inclusive byte range for the next
+    /// RETR, STOR or HASH; `RANG 1 0` clears it.
+    Rang {
+        start: u64,
+        end: u64,
+    },
+    /// `XSHA256 path [start end]` and the other legacy digest commands; `end` exclusive.
+    XHash {
+        algo: HashAlgo,
+        path: String,
+        range: Option<(u64, u64)>,
+    },
     /// A verb the parser does not know; the server replies 500 / 502.
     Unknown(String),
 }
@@ -232,6 +247,30 @@ impl Command {
             "MODE" => Command::Mode(single_letter(&req("MODE")?, "SBC")?),
             "STRU" => Command::Stru(single_letter(&req("STRU")?, "FRP")?),
             "SITE" => Command::Site(req("SITE")?),
+            "HASH" => Command::Hash(req("HASH")?),
+            "RANG" => {
+                let a = req("RANG")?;
+                let mut n = a.split_whitespace().map(str::parse::<u64>);
+                match (n.next(), n.next(), n.next()) {
+                    (Some(Ok(start)), Some(Ok(end)), None) => Command::Rang { start, end },
+                    _ => {
+                        return Err(ParseError::BadArgument(
+                            "RANG needs a start and an end byte position",
+                        ))
+                    }
+                }
+            }
+            "XSHA256" | "XSHA512" | "XSHA1" | "XSHA" | "XMD5" | "XCRC" => {
+                let algo = match verb_upper.as_str() {
+                    "XSHA256" => HashAlgo::Sha256,
+                    "XSHA512" => HashAlgo::Sha512,
+                    "XSHA1" | "XSHA" => HashAlgo::Sha1,
+                    "XMD5" => HashAlgo::Md5,
+                    _ => HashAlgo::Crc32,
+                };
+                let (path, range) = parse_xhash_args(&req("XHASH")?)?;
+                Command::XHash { algo, path, range }
+            }
             _ => Command::Unknown(verb_upper),
         })
     }
@@ -286,6 +325,9 @@ impl Command {
             Command::Mode(_) => "MODE",
             Command::Stru(_) => "STRU",
             Command::Site(_) => "SITE",
+            Command::Hash(_) => "HASH",
+            Command::Rang { .. } => "RANG",
+            Command::XHash { algo, .. } => algo.legacy_command(),
             Command::Unknown(v) => v,
         }
     }
@@ -336,7 +378,17 @@ impl fmt::Display for Command {
             | Command::Retr(a)
             | Command::Stor(a)
             | Command::Appe(a)
-            | Command::Site(a) => write!(f, "{verb} {a}"),
+            | Command::Site(a)
+            | Command::Hash(a) => write!(f, "{verb} {a}"),
+            Command::Rang { start, end } => write!(f, "RANG {start} {end}"),
+            Command::XHash {
+                path,
+                range: Some((s, e)),
+                ..
+            } => write!(f, "{verb} {path} {s} {e}"),
+            Command::XHash {
+                path, range: None, ..
+            } => write!(f, "{verb} {path}"),
             Command::Help(Some(a))
             | Command::Stat(Some(a))
             | Command::List(Some(a))
@@ -382,6 +434,27 @@ fn strip_list_options(arg: &str) -> String {
 fn list_path(arg: Option<String>) -> Option<String> {
     arg.map(|a| strip_list_options(&a))
         .filter(|a| !a.is_empty())
+}
+
+/// `path [start end]`: the last two words are the range when both are numbers (paths may hold
+/// spaces); a path in double quotes is unquoted.
+fn parse_xhash_args(arg: &str) -> Result<(String, Option<(u64, u64)>), ParseError> {
+    let words: Vec<&str> = arg.rsplitn(3, ' ').collect();
+    let (path, range) = match words.as_slice() {
+        [end, start, path] => match (start.parse::<u64>(), end.parse::<u64>()) {
+            (Ok(s), Ok(e)) => (*path, Some((s, e))),
+            _ => (arg, None),
+        },
+        _ => (arg, None),
+    };
+    let path = path
+        .strip_prefix('"')
+        .and_then(|p| p.strip_suffix('"'))
+        .unwrap_or(path);
+    if path.is_empty() {
+        return Err(ParseError::MissingArgument { verb: "XHASH" });
+    }
+    Ok((path.to_owned(), range))
 }
 
 fn parse_type(arg: &str) -> Result<TransferType, ParseError> {

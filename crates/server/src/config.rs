@@ -62,6 +62,13 @@ pub struct ServerConfig {
     pub max_login_failures: u32,
     /// The text of the `220` greeting.
     pub greeting: String,
+    /// Largest file (or range) HASH computes on demand; larger ones get `556`.
+    #[serde(deserialize_with = "de_size_required")]
+    pub hash_max_size: u64,
+    /// On-demand digests computed at once, server-wide.
+    pub hash_workers: usize,
+    /// Compute SHA-256 while files are uploaded, so HASH answers without reading them.
+    pub hash_uploads: bool,
     /// Quota for users created without `--quota` (bytes; `None` = unlimited).
     #[serde(deserialize_with = "de_size")]
     pub default_quota: Option<u64>,
@@ -80,6 +87,12 @@ fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Err
     }
 }
 
+fn de_size_required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    de_size(d)?.ok_or_else(|| {
+        serde::de::Error::custom("a size is required here (\"unlimited\" is not allowed)")
+    })
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -96,6 +109,9 @@ impl Default for ServerConfig {
             max_login_failures: 3,
             greeting: "Ferry FTP server ready.".to_owned(),
             default_quota: None,
+            hash_max_size: 64 << 30,
+            hash_workers: 2,
+            hash_uploads: true,
         }
     }
 }

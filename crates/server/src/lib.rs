@@ -7,6 +7,7 @@ mod commands;
 pub mod config;
 mod control;
 mod data;
+mod digest;
 mod errors;
 mod limits;
 mod listing;
@@ -16,5 +17,6 @@ mod session;
 mod transfer;
 
 pub use config::{PortRange, ServerConfig};
+pub use digest::ServerMetrics;
 pub use quota::rescan_usage;
 pub use server::Server;

@@ -101,6 +101,11 @@ impl UploadQuota {
         self.written += n;
     }
 
+    /// Bytes this upload has written so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Commits what was written and releases the rest of the reservation.
     pub(crate) async fn settle(mut self) {
         self.settled = true;

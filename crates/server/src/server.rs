@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::ServerConfig;
+use crate::digest::ServerMetrics;
 use crate::limits::{ConnectionLimiter, LimitExceeded};
 use crate::session::Session;
 
@@ -25,6 +26,9 @@ pub(crate) struct ServerContext {
     pub store: Store,
     pub limiter: Arc<ConnectionLimiter>,
     pub shutdown: CancellationToken,
+    pub metrics: Arc<ServerMetrics>,
+    /// Bounds on-demand hashing server-wide.
+    pub hash_permits: tokio::sync::Semaphore,
     next_session_id: AtomicU64,
 }
 
@@ -66,7 +70,10 @@ impl Server {
             listeners.push(l);
         }
         let limiter = ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip);
+        let hash_permits = tokio::sync::Semaphore::new(config.hash_workers.max(1));
         let ctx = Arc::new(ServerContext {
+            hash_permits,
+            metrics: Arc::new(ServerMetrics::default()),
             config,
             store,
             limiter,
@@ -74,6 +81,11 @@ impl Server {
             next_session_id: AtomicU64::new(1),
         });
         Ok(Server { ctx, listeners })
+    }
+
+    /// Counters of this server (shared, live).
+    pub fn metrics(&self) -> Arc<ServerMetrics> {
+        Arc::clone(&self.ctx.metrics)
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {

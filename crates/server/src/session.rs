@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use ferry_proto::hash::HashAlgo;
 use ferry_proto::{Command, Reply, TransferType};
 use ferry_store::User;
 use ferry_vfs::{Home, VirtualPath};
@@ -49,6 +50,10 @@ pub(crate) struct Session {
     pub cwd: VirtualPath,
     /// REST offset for the next transfer command only.
     pub rest: Option<u64>,
+    /// RANG byte range (inclusive) for the next RETR, STOR or HASH only.
+    pub range: Option<(u64, u64)>,
+    /// The algorithm HASH uses (OPTS HASH).
+    pub hash_algo: HashAlgo,
     /// RNFR source, for the next command only if it is RNTO.
     pub rename_from: Option<VirtualPath>,
     pub transfer_type: TransferType,
@@ -95,6 +100,8 @@ impl Session {
             auth: AuthState::Fresh,
             cwd: VirtualPath::root(),
             rest: None,
+            range: None,
+            hash_algo: HashAlgo::Sha256,
             rename_from: None,
             transfer_type: TransferType::Image,
             data: DataPlan::None,
@@ -350,6 +357,7 @@ impl Session {
         };
         self.ctrl.send(&Reply::new(150, opening)).await?;
         self.transfer = Some(RunningTransfer::spawn(
+            Arc::clone(&self.ctx),
             connector,
             kind,
             verb,

@@ -22,8 +22,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::data::DataConnector;
+use crate::digest::Hasher;
 use crate::listing::ListJob;
 use crate::quota::UploadQuota;
+use crate::server::ServerContext;
 
 /// Upload and ASCII buffers: large enough that a 1 GiB transfer costs few thousand syscalls.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
@@ -35,12 +37,20 @@ pub(crate) enum TransferKind {
         len: u64,
         ascii: bool,
     },
-    Receive {
-        file: File,
-        ascii: bool,
-        quota: UploadQuota,
-    },
+    Receive(Box<Upload>),
     List(ListJob),
+}
+
+/// An upload in progress: where its bytes go and what accounts for them.
+pub(crate) struct Upload {
+    pub file: File,
+    /// TYPE A: CRLF on the wire becomes LF on disk.
+    pub ascii: bool,
+    pub quota: UploadQuota,
+    /// At most this many bytes are written (STOR after RANG); the rest is discarded.
+    pub limit: Option<u64>,
+    /// A digest of the whole file, computed as it streams (None when the upload keeps a prefix).
+    pub digest: Option<Hasher>,
 }
 
 /// The outcome the session turns into its final reply and log line.
@@ -63,6 +73,7 @@ pub(crate) struct RunningTransfer {
 
 impl RunningTransfer {
     pub(crate) fn spawn(
+        ctx: Arc<ServerContext>,
         connector: DataConnector,
         kind: TransferKind,
         verb: &'static str,
@@ -73,7 +84,8 @@ impl RunningTransfer {
         let cancel = CancellationToken::new();
         let progress = Arc::new(AtomicU64::new(0));
         let (c, p) = (cancel.clone(), Arc::clone(&progress));
-        let handle = tokio::spawn(async move { run(connector, kind, c, p, success_text).await });
+        let handle =
+            tokio::spawn(async move { run(ctx, connector, kind, c, p, success_text).await });
         RunningTransfer {
             handle,
             cancel,
@@ -98,6 +110,7 @@ enum Failure {
 }
 
 async fn run(
+    ctx: Arc<ServerContext>,
     connector: DataConnector,
     kind: TransferKind,
     cancel: CancellationToken,
@@ -137,17 +150,26 @@ async fn run(
             ascii: true,
             ..
         } => send_ascii(&mut stream, file, offset, &cancel, &progress).await,
-        TransferKind::Receive { file, ascii, quota } => {
+        TransferKind::Receive(upload) => {
             let p = Arc::clone(&progress);
             let rt = tokio::runtime::Handle::current();
             let copy = move |sock| {
-                let mut quota = quota;
-                let r = receive(sock, file, ascii, &mut quota, &rt, &p);
-                (r, quota)
+                let mut upload = *upload;
+                let result = receive(sock, &mut upload, &rt, &p);
+                // The digest covers exactly what reached the disk, whatever ended the upload.
+                let digest = upload.digest.take().and_then(|h| {
+                    let meta = upload.file.metadata().ok()?;
+                    let written = upload.quota.written();
+                    (meta.len() == written).then(|| (h.finish(), crate::digest::identity(&meta)))
+                });
+                (result, (upload.quota, digest))
             };
-            let (result, quota) = on_blocking_socket(stream, &cancel, copy).await;
-            if let Some(q) = quota {
-                q.settle().await;
+            let (result, rest) = on_blocking_socket(stream, &cancel, copy).await;
+            if let Some((quota, digest)) = rest {
+                quota.settle().await;
+                if let Some((hex, id)) = digest {
+                    crate::digest::store_upload_digest(&ctx, hex, id).await;
+                }
             }
             return report(result, &progress, &success_text);
         }
@@ -330,14 +352,13 @@ fn send_file(
 /// file (CRLF → LF first in ASCII mode), each write first allowed by the quota ledger.
 fn receive(
     mut sock: std::net::TcpStream,
-    mut file: File,
-    ascii: bool,
-    quota: &mut UploadQuota,
+    up: &mut Upload,
     rt: &tokio::runtime::Handle,
     progress: &AtomicU64,
 ) -> Result<(), Failure> {
     let mut buf = vec![0u8; BUFFER_SIZE];
     let mut received = 0u64;
+    let mut room = up.limit.unwrap_or(u64::MAX);
     let mut pending_cr = false;
     loop {
         let start = usize::from(pending_cr);
@@ -353,15 +374,20 @@ fn receive(
         progress.store(received, Ordering::Relaxed);
         let eof = n == 0;
         let mut len = start + n;
-        if ascii {
+        if up.ascii {
             (len, pending_cr) = crlf_to_lf(&mut buf[..len], eof);
         }
+        len = len.min(usize::try_from(room).unwrap_or(usize::MAX));
         let allowed = rt
-            .block_on(quota.allow(len as u64))
+            .block_on(up.quota.allow(len as u64))
             .map_err(|e| Failure::Local(io::Error::other(e)))?;
         let fits = usize::try_from(allowed).unwrap_or(len).min(len);
-        file.write_all(&buf[..fits]).map_err(Failure::Local)?;
-        quota.wrote(fits as u64);
+        up.file.write_all(&buf[..fits]).map_err(Failure::Local)?;
+        up.quota.wrote(fits as u64);
+        room -= fits as u64;
+        if let Some(h) = up.digest.as_mut() {
+            h.update(&buf[..fits]);
+        }
         if fits < len {
             return Err(Failure::Quota);
         }

@@ -4,10 +4,12 @@
 //! nodes without a second code path.
 #![forbid(unsafe_code)]
 
+mod digests;
 mod password;
 mod quota;
 mod users;
 
+pub use digests::FileIdentity;
 pub use password::{hash_password, PasswordVerifier};
 pub use quota::QuotaUsage;
 pub use users::{validate_username, NewUser, User, UserUpdate};
@@ -62,6 +64,18 @@ const MIGRATIONS: &[&str] = &[
     )",
     // Bytes reserved by uploads in flight and not yet written (the quota ledger).
     "ALTER TABLE users ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0",
+    // Digests of whole files, keyed by the file's identity on disk (device and inode) and
+    // valid only while its size and times are still those recorded.
+    "CREATE TABLE digests (
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        algo TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        ctime_ns INTEGER NOT NULL,
+        hex TEXT NOT NULL,
+        PRIMARY KEY (dev, ino, algo)
+    )",
 ];
 
 impl Store {

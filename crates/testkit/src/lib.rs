@@ -13,9 +13,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferry_proto::{Reply, ReplyParser};
-use ferry_server::{Server, ServerConfig};
+use ferry_server::{Server, ServerConfig, ServerMetrics};
 use ferry_store::{NewUser, QuotaUsage, Store};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 pub const ALICE: (&str, &str) = ("alice", "secret");
 pub const BOB: (&str, &str) = ("bob", "hunter2");
@@ -92,7 +93,9 @@ impl TestServerBuilder {
                     std::fs::create_dir_all(config.homes_dir().join(name)).unwrap();
                 }
                 let server = Server::bind(config, store).await.unwrap();
-                addr_tx.send(server.local_addrs()[0]).unwrap();
+                addr_tx
+                    .send((server.local_addrs()[0], server.metrics()))
+                    .unwrap();
                 server
                     .run_until(async {
                         let _ = stop_rx.await;
@@ -101,11 +104,12 @@ impl TestServerBuilder {
                     .unwrap();
             });
         });
-        let addr = addr_rx
+        let (addr, metrics) = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("test server did not start");
         TestServer {
             addr,
+            metrics,
             dir,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -116,6 +120,8 @@ impl TestServerBuilder {
 /// A running in-process server; stopped and its data removed on drop.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The server's live counters (digest store hits, ...).
+    pub metrics: Arc<ServerMetrics>,
     dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,

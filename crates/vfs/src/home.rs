@@ -34,6 +34,9 @@ pub struct OpenedUpload {
     pub created: bool,
     /// Bytes of the previous content that the open discarded (overwrite, or REST below the end).
     pub freed: u64,
+    /// Bytes of the previous content kept before the upload's first byte (0: the upload writes
+    /// the whole file).
+    pub kept: u64,
 }
 
 /// The home directory of one user, shared by that user's sessions and transfers.
@@ -164,6 +167,7 @@ impl Home {
             file,
             created,
             freed: len - keep,
+            kept: keep,
         })
     }
 

@@ -22,6 +22,7 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> io::Result<Next> {
             super::stor::begin_upload(
                 s,
                 opened,
+                None,
                 "APPE",
                 &path,
                 "Ok to send data.".into(),

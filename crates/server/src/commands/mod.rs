@@ -20,6 +20,7 @@ mod dele;
 mod eprt;
 mod epsv;
 mod feat;
+mod hash;
 mod help;
 mod host;
 mod list;
@@ -39,6 +40,7 @@ mod port;
 mod prot;
 mod pwd;
 mod quit;
+mod rang;
 mod rein;
 mod rest;
 mod retr;
@@ -54,6 +56,7 @@ mod stru;
 mod syst;
 mod type_;
 mod user;
+mod xhash;
 
 /// What the session does after a command.
 pub(crate) enum Next {
@@ -76,8 +79,9 @@ impl From<Result<Reply, Reply>> for Next {
     }
 }
 
-/// Routes a parsed command to its handler. REST is consumed here by every transfer command,
-/// success or not, so a stale offset can never leak into a later transfer.
+/// Routes a parsed command to its handler. REST and RANG are consumed here by every transfer
+/// command (and RANG by HASH), success or not, so a stale offset or range can never leak into
+/// a later transfer.
 pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<Next> {
     if matches!(
         cmd,
@@ -90,9 +94,10 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<Next> 
             | Command::Mlsd(_)
     ) {
         let offset = s.rest.take();
+        let range = s.range.take();
         return match cmd {
-            Command::Retr(p) => retr::handle(s, &p, offset.unwrap_or(0)).await,
-            Command::Stor(p) => stor::handle(s, &p, offset).await,
+            Command::Retr(p) => retr::handle(s, &p, offset.unwrap_or(0), range).await,
+            Command::Stor(p) => stor::handle(s, &p, offset, range).await,
             Command::Stou(p) => stou::handle(s, p.as_deref()).await,
             Command::Appe(p) => appe::handle(s, &p).await,
             Command::List(p) => list::handle(s, p.as_deref()).await,
@@ -108,8 +113,8 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<Next> 
         Command::Quit => quit::handle(),
         Command::Noop => noop::handle(),
         Command::Syst => syst::handle(),
-        Command::Feat => feat::handle(),
-        Command::Opts(a) => opts::handle(&a),
+        Command::Feat => feat::handle(s),
+        Command::Opts(a) => opts::handle(s, &a),
         Command::Help(a) => help::handle(a.as_deref()),
         Command::Stat(a) => stat::handle(s, a.as_deref()).await,
         Command::Rein => rein::handle(s),
@@ -142,6 +147,12 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<Next> 
         Command::Mode(m) => mode::handle(m),
         Command::Stru(c) => stru::handle(c),
         Command::Site(a) => site::handle(s, &a).await,
+        Command::Hash(p) => {
+            let range = s.range.take();
+            hash::handle(s, &p, range).await
+        }
+        Command::Rang { start, end } => rang::handle(s, start, end),
+        Command::XHash { algo, path, range } => xhash::handle(s, algo, &path, range).await,
         Command::Unknown(v) => Reply::new(500, format!("Unknown command {v}.")).into(),
         Command::Retr(_)
         | Command::Stor(_)

@@ -1,5 +1,6 @@
 //! REIN (RFC 959 §4.1.1): logs the user out and resets the session as if newly connected.
 
+use ferry_proto::hash::HashAlgo;
 use ferry_proto::{Reply, TransferType};
 use ferry_vfs::VirtualPath;
 
@@ -11,6 +12,8 @@ pub(crate) fn handle(s: &mut Session) -> Next {
     s.auth = AuthState::Fresh;
     s.cwd = VirtualPath::root();
     s.rest = None;
+    s.range = None;
+    s.hash_algo = HashAlgo::Sha256;
     s.rename_from = None;
     s.transfer_type = TransferType::Image;
     s.data = DataPlan::None;

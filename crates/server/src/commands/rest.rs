@@ -8,5 +8,6 @@ use crate::session::Session;
 
 pub(crate) fn handle(s: &mut Session, offset: u64) -> Next {
     s.rest = Some(offset);
+    s.range = None; // REST and RANG exclude each other (draft-bryan-ftp-range §3.2)
     Reply::new(350, format!("Restarting at {offset}. Send STOR or RETR.")).into()
 }

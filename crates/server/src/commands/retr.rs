@@ -1,5 +1,6 @@
-//! RETR (RFC 959 §4.1.3), with REST (RFC 3659 §5): sends the file from the restart offset to
-//! its end. An offset beyond the end is refused with `554`. Binary transfers use sendfile.
+//! RETR (RFC 959 §4.1.3), with REST (RFC 3659 §5) or RANG (draft-bryan-ftp-range): sends the
+//! file from the restart offset to its end, or the inclusive range. An offset beyond the end
+//! is refused with `554`. Binary transfers use sendfile.
 
 use std::io;
 
@@ -10,7 +11,12 @@ use crate::errors::fs_error_reply;
 use crate::session::{blocking, Session};
 use crate::transfer::TransferKind;
 
-pub(crate) async fn handle(s: &mut Session, arg: &str, offset: u64) -> io::Result<Next> {
+pub(crate) async fn handle(
+    s: &mut Session,
+    arg: &str,
+    offset: u64,
+    range: Option<(u64, u64)>,
+) -> io::Result<Next> {
     let (home, path) = match s.target(arg) {
         Ok(t) => t,
         Err(r) => return Ok(r.into()),
@@ -25,14 +31,18 @@ pub(crate) async fn handle(s: &mut Session, arg: &str, offset: u64) -> io::Resul
         Ok((f, len))
     })
     .await;
-    let (file, len) = match opened {
+    let (file, size) = match opened {
         Ok(x) => x,
         Err(e) => return Ok(fs_error_reply(&e).into()),
     };
-    if offset > len {
+    let (offset, len) = match range {
+        Some((start, end)) => (start, end.saturating_add(1).min(size)),
+        None => (offset, size),
+    };
+    if offset > size {
         return Ok(Reply::new(
             554,
-            format!("Restart offset {offset} is beyond the end of the file ({len} bytes)."),
+            format!("Restart offset {offset} is beyond the end of the file ({size} bytes)."),
         )
         .into());
     }

@@ -19,8 +19,16 @@ pub(crate) async fn handle(s: &mut Session, _hint: Option<&str>) -> io::Result<N
         Ok((path, opened)) => {
             let name = path.file_name().unwrap_or_default().to_owned();
             let success = format!("Transfer complete (unique file name: {name}).");
-            super::stor::begin_upload(s, opened, "STOU", &path, format!("FILE: {name}"), success)
-                .await
+            super::stor::begin_upload(
+                s,
+                opened,
+                None,
+                "STOU",
+                &path,
+                format!("FILE: {name}"),
+                success,
+            )
+            .await
         }
         Err(e) => Ok(fs_error_reply(&e).into()),
     }
