@@ -356,6 +356,25 @@ fn receive(
     rt: &tokio::runtime::Handle,
     progress: &AtomicU64,
 ) -> Result<(), Failure> {
+    let mut pipe: Option<HashPipe> = None;
+    let result = receive_loop(&mut sock, up, &mut pipe, rt, progress);
+    if let Some(p) = pipe {
+        up.digest = p.finish();
+    }
+    result
+}
+
+/// Uploads hash inline up to this size; larger ones hand their buffers to a hashing thread,
+/// so the digest costs a second core instead of halving a single-threaded transfer.
+const HASH_INLINE_UP_TO: u64 = 4 << 20;
+
+fn receive_loop(
+    sock: &mut std::net::TcpStream,
+    up: &mut Upload,
+    pipe: &mut Option<HashPipe>,
+    rt: &tokio::runtime::Handle,
+    progress: &AtomicU64,
+) -> Result<(), Failure> {
     let mut buf = vec![0u8; BUFFER_SIZE];
     let mut received = 0u64;
     let mut room = up.limit.unwrap_or(u64::MAX);
@@ -385,14 +404,74 @@ fn receive(
         up.file.write_all(&buf[..fits]).map_err(Failure::Local)?;
         up.quota.wrote(fits as u64);
         room -= fits as u64;
-        if let Some(h) = up.digest.as_mut() {
+        if let Some(p) = pipe.as_mut() {
+            buf = p.exchange(buf, fits);
+        } else if let Some(h) = up.digest.as_mut() {
             h.update(&buf[..fits]);
+            if up.quota.written() >= HASH_INLINE_UP_TO && !eof {
+                *pipe = up.digest.take().map(HashPipe::start);
+            }
         }
         if fits < len {
             return Err(Failure::Quota);
         }
         if eof {
             return Ok(());
+        }
+    }
+}
+
+/// A hashing thread fed with an upload's buffers, in order, and handing them back.
+struct HashPipe {
+    full: std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
+    empty: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: std::thread::JoinHandle<Hasher>,
+    broken: bool,
+}
+
+impl HashPipe {
+    const BUFFERS: usize = 3;
+
+    fn start(mut hasher: Hasher) -> HashPipe {
+        let (full, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(Self::BUFFERS);
+        let (empty_tx, empty) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::BUFFERS + 1);
+        for _ in 0..Self::BUFFERS {
+            let _ = empty_tx.send(vec![0u8; BUFFER_SIZE]);
+        }
+        let worker = std::thread::spawn(move || {
+            for (buf, len) in full_rx {
+                hasher.update(&buf[..len]);
+                let _ = empty_tx.send(buf);
+            }
+            hasher
+        });
+        HashPipe {
+            full,
+            empty,
+            worker,
+            broken: false,
+        }
+    }
+
+    /// Hands over a filled buffer (its first `len` bytes) and returns one to fill next.
+    fn exchange(&mut self, buf: Vec<u8>, len: usize) -> Vec<u8> {
+        if !self.broken && self.full.send((buf, len)).is_ok() {
+            if let Ok(next) = self.empty.recv() {
+                return next;
+            }
+        }
+        // The hashing thread died: the digest is lost, the upload goes on.
+        self.broken = true;
+        vec![0u8; BUFFER_SIZE]
+    }
+
+    fn finish(self) -> Option<Hasher> {
+        drop(self.full);
+        let hasher = self.worker.join().ok();
+        if self.broken {
+            None
+        } else {
+            hasher
         }
     }
 }
