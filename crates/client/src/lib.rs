@@ -1,0 +1,1 @@
+//! The Ferry client engine (see ARCHITECTURE.md).
