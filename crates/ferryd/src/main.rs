@@ -38,6 +38,9 @@ enum Cmd {
     /// Quota maintenance.
     #[command(subcommand)]
     Quota(QuotaCmd),
+    /// TLS certificate information.
+    #[command(subcommand)]
+    Tls(TlsCmd),
     /// Print a commented example ferry.toml with every key and its default.
     ConfigExample,
 }
@@ -78,9 +81,41 @@ struct ServeArgs {
     /// Text of the 220 greeting
     #[arg(long, env = "FERRY_GREETING")]
     greeting: Option<String>,
+    /// TLS policy: off, optional or required [default: optional once a certificate exists, else off]
+    #[arg(long, env = "FERRY_TLS", value_name = "MODE")]
+    tls: Option<ferry_server::TlsMode>,
+    /// PEM certificate chain file [default: a self-signed one generated under <data-dir>/tls/]
+    #[arg(
+        long,
+        env = "FERRY_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key file of --tls-cert
+    #[arg(
+        long,
+        env = "FERRY_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Implicit FTPS listener (TLS from the first byte), e.g. [::]:2990 or [::]:990 [default: none]
+    #[arg(long, env = "FERRY_IMPLICIT_TLS_LISTEN", value_name = "ADDR")]
+    implicit_tls_listen: Option<SocketAddr>,
+    /// Data-connection TLS session reuse: off (works with Python ftplib) or require [default: off]
+    #[arg(long, env = "FERRY_TLS_SESSION_REUSE", value_name = "POLICY")]
+    tls_session_reuse: Option<ferry_server::SessionReuse>,
     /// Log filter (error, warn, info, debug, or a tracing filter) [default: info]
     #[arg(long, env = "FERRY_LOG", value_name = "FILTER")]
     log: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TlsCmd {
+    /// Print the certificate's SHA-256 fingerprint, subject and validity (generating a
+    /// self-signed one first if TLS has none yet).
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -141,6 +176,9 @@ enum UserCmd {
         /// Refuse the user's logins.
         #[arg(long)]
         disable: bool,
+        /// Whether this user must use TLS: yes, no, or default (the server's `tls` policy).
+        #[arg(long, value_name = "yes|no|default", num_args = 0..=1, default_missing_value = "yes")]
+        require_tls: Option<String>,
     },
 }
 
@@ -173,6 +211,17 @@ async fn run(cli: Cli) -> Result<()> {
             let r = user_command(&store, &config, cmd).await;
             store.close().await;
             r
+        }
+        Cmd::Tls(TlsCmd::Show) => {
+            let files = ferry_server::tls::ensure_certificate(&config)?;
+            let (_, info) = ferry_server::tls::load_certified_key(&files)?;
+            println!("certificate: {}", files.cert.display());
+            println!("key:         {}", files.key.display());
+            println!("subject:     {}", info.subject);
+            println!("sha256:      {}", info.fingerprint);
+            println!("valid from:  {}", info.not_before);
+            println!("valid until: {}", info.not_after);
+            Ok(())
         }
         Cmd::Quota(QuotaCmd::Rescan { name }) => {
             let store = open_store(&config).await?;
@@ -239,6 +288,19 @@ fn apply_serve_args(c: &mut ServerConfig, a: ServeArgs) {
     if let Some(v) = a.greeting {
         c.greeting = v;
     }
+    if a.tls.is_some() {
+        c.tls = a.tls;
+    }
+    if a.tls_cert.is_some() {
+        c.tls_cert = a.tls_cert;
+        c.tls_key = a.tls_key;
+    }
+    if a.implicit_tls_listen.is_some() {
+        c.implicit_tls_listen = a.implicit_tls_listen;
+    }
+    if let Some(v) = a.tls_session_reuse {
+        c.tls_session_reuse = v;
+    }
 }
 
 fn init_logging(filter: &str) -> Result<()> {
@@ -281,10 +343,26 @@ async fn serve(config: ServerConfig) -> Result<()> {
     }
     let data_dir = config.data_dir.clone();
     let server = Server::bind(config, store).await?;
+    if let Some(reloader) = server.tls_reloader() {
+        tokio::spawn(reload_on_sighup(reloader));
+    }
     tracing::info!(data_dir = %data_dir.display(), users, addrs = ?server.local_addrs(), "ferryd {} started", env!("CARGO_PKG_VERSION"));
     server.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP re-reads the TLS certificate; sessions keep their connections.
+async fn reload_on_sighup(reloader: ferry_server::TlsReloader) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        if let Err(e) = reloader.reload() {
+            tracing::error!(error = %e, "TLS certificate reload failed; keeping the current one");
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -403,6 +481,12 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
             println!("enabled:     {}", if u.enabled { "yes" } else { "no" });
             println!("home:        {}", config.home_of(&u).display());
             println!("quota:       {}", quota_text(u.quota_bytes));
+            let tls = match u.require_tls {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "default (server policy)",
+            };
+            println!("require tls: {tls}");
             println!(
                 "quota files: {}",
                 u.quota_files
@@ -434,6 +518,7 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
             quota_files,
             enable,
             disable,
+            require_tls,
         } => {
             let mut update = UserUpdate::default();
             if let Some(h) = home {
@@ -457,6 +542,14 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
                 update.enabled = Some(true);
             } else if disable {
                 update.enabled = Some(false);
+            }
+            if let Some(r) = require_tls {
+                update.require_tls = Some(match r.as_str() {
+                    "yes" | "true" => Some(true),
+                    "no" | "false" => Some(false),
+                    "default" => None,
+                    other => bail!("--require-tls takes yes, no or default, not {other:?}"),
+                });
             }
             let u = store.update_user(&name, update).await?;
             println!(

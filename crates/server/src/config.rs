@@ -37,6 +37,53 @@ impl<'de> Deserialize<'de> for PortRange {
     }
 }
 
+/// `tls = off | optional | required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// No AUTH TLS, no implicit listener.
+    Off,
+    /// Clients may protect the control and data connections.
+    Optional,
+    /// Login and transfers require TLS (per-user settings can override).
+    Required,
+}
+
+impl FromStr for TlsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" => Ok(TlsMode::Off),
+            "optional" => Ok(TlsMode::Optional),
+            "required" => Ok(TlsMode::Required),
+            _ => Err(format!("tls must be off, optional or required, not {s:?}")),
+        }
+    }
+}
+
+/// `tls_session_reuse = off | require` (for data connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionReuse {
+    /// Any data-connection handshake is accepted (Python's ftplib cannot reuse sessions).
+    Off,
+    /// The data connection must resume the control connection's TLS session.
+    Require,
+}
+
+impl FromStr for SessionReuse {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" => Ok(SessionReuse::Off),
+            "require" => Ok(SessionReuse::Require),
+            _ => Err(format!(
+                "tls_session_reuse must be off or require, not {s:?}"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
@@ -69,6 +116,18 @@ pub struct ServerConfig {
     pub hash_workers: usize,
     /// Compute SHA-256 while files are uploaded, so HASH answers without reading them.
     pub hash_uploads: bool,
+    /// TLS policy; unset means `optional` once a certificate exists (configured, or generated
+    /// earlier), else `off`.
+    pub tls: Option<TlsMode>,
+    /// PEM certificate chain and private key; unset: a self-signed pair is generated under
+    /// `<data-dir>/tls/` when TLS is enabled.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// A listener where TLS starts immediately (implicit FTPS, conventionally port 990).
+    pub implicit_tls_listen: Option<SocketAddr>,
+    pub tls_session_reuse: SessionReuse,
+    /// Seconds a TLS handshake may take.
+    pub tls_handshake_timeout: u64,
     /// Quota for users created without `--quota` (bytes; `None` = unlimited).
     #[serde(deserialize_with = "de_size")]
     pub default_quota: Option<u64>,
@@ -112,6 +171,12 @@ impl Default for ServerConfig {
             hash_max_size: 64 << 30,
             hash_workers: 2,
             hash_uploads: true,
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
+            implicit_tls_listen: None,
+            tls_session_reuse: SessionReuse::Off,
+            tls_handshake_timeout: 10,
         }
     }
 }
@@ -129,6 +194,23 @@ impl ServerConfig {
     pub fn auth_failure_delay(&self) -> Duration {
         Duration::from_millis(self.auth_failure_delay_ms)
     }
+    /// The TLS policy in effect (see [`ServerConfig::tls`]).
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls.unwrap_or_else(|| {
+            let has_cert =
+                self.tls_cert.is_some() || self.data_dir.join("tls").join("cert.pem").exists();
+            if has_cert || self.implicit_tls_listen.is_some() {
+                TlsMode::Optional
+            } else {
+                TlsMode::Off
+            }
+        })
+    }
+
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.tls_handshake_timeout.max(1))
+    }
+
     pub fn homes_dir(&self) -> PathBuf {
         self.data_dir.join("homes")
     }

@@ -7,46 +7,11 @@
 use std::io;
 
 use ferry_proto::{Reply, MAX_LINE};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-/// The read half of a TCP control connection, read so that urgent data cannot stall it.
-///
-/// ftplib sends `ABOR` with `MSG_OOB`. With `SO_OOBINLINE` the urgent byte stays in the
-/// stream, but Linux ends a read at the urgent mark: the first read returns `ABOR\r`, and the
-/// `\n` is already queued. tokio's `poll_read` treats any short read as "drained" and waits for
-/// a new readiness edge that never comes. Reading with `try_read` until it would block (which
-/// is the only case where readiness is cleared) has no such gap.
-pub(crate) struct TcpControlReader(pub tokio::net::tcp::OwnedReadHalf);
-
-impl AsyncRead for TcpControlReader {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        use std::task::Poll;
-        let this = self.get_mut();
-        loop {
-            match this.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match this.0.as_ref().poll_read_ready(cx) {
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
-
-pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Sync + Unpin>;
-pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 
 /// What the next read produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,9 +24,153 @@ pub(crate) enum Line {
     Eof,
 }
 
+/// A TCP control connection, read so that urgent data cannot stall it.
+///
+/// ftplib sends `ABOR` with `MSG_OOB`. With `SO_OOBINLINE` the urgent byte stays in the
+/// stream, but Linux ends a read at the urgent mark: the first read returns `ABOR\r`, and the
+/// `\n` is already queued. tokio's `poll_read` treats any short read as "drained" and waits for
+/// a new readiness edge that never comes. Reading with `try_read` until it would block (which
+/// is the only case where readiness is cleared) has no such gap.
+pub(crate) struct TcpControlStream(pub TcpStream);
+
+impl AsyncRead for TcpControlStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            match this.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match this.0.poll_read_ready(cx)
+                {
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                },
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for TcpControlStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+/// The control connection's transport: plain, or TLS after `AUTH TLS` (or from the start on
+/// the implicit-TLS listener).
+pub(crate) enum ControlStream {
+    Plain(TcpControlStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpControlStream>>),
+    /// Only while a handshake owns the stream.
+    Upgrading,
+    #[cfg(test)]
+    Test(tokio::io::DuplexStream),
+}
+
+fn upgrading() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "control connection is being upgraded",
+    )
+}
+
+impl AsyncRead for ControlStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            ControlStream::Upgrading => Poll::Ready(Err(upgrading())),
+            #[cfg(test)]
+            ControlStream::Test(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ControlStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            ControlStream::Upgrading => Poll::Ready(Err(upgrading())),
+            #[cfg(test)]
+            ControlStream::Test(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            ControlStream::Upgrading => Poll::Ready(Err(upgrading())),
+            #[cfg(test)]
+            ControlStream::Test(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            ControlStream::Upgrading => Poll::Ready(Ok(())),
+            #[cfg(test)]
+            ControlStream::Test(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// What a completed handshake negotiated, for the logs.
+pub(crate) struct TlsSummary {
+    pub version: String,
+    pub cipher: String,
+    pub sni: Option<String>,
+}
+
+/// Runs a server handshake on a plain control stream.
+pub(crate) async fn accept_tls(
+    stream: TcpControlStream,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    deadline: std::time::Duration,
+) -> io::Result<(ControlStream, TlsSummary)> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let tls = tokio::time::timeout(deadline, acceptor.accept(stream))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+    let conn = tls.get_ref().1;
+    let (version, cipher) = crate::tls::describe_connection(conn);
+    let summary = TlsSummary {
+        version,
+        cipher,
+        sni: conn.server_name().map(str::to_owned),
+    };
+    Ok((ControlStream::Tls(Box::new(tls)), summary))
+}
+
 pub(crate) struct Control {
-    reader: BoxRead,
-    writer: BoxWrite,
+    stream: ControlStream,
     pending: Vec<u8>,
     /// Set after a too-long line until its end (LF) has been seen and dropped.
     discarding: bool,
@@ -69,10 +178,9 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    pub(crate) fn new(reader: BoxRead, writer: BoxWrite) -> Control {
+    pub(crate) fn new(stream: ControlStream) -> Control {
         Control {
-            reader,
-            writer,
+            stream,
             pending: Vec::with_capacity(512),
             discarding: false,
             out: String::with_capacity(256),
@@ -85,7 +193,7 @@ impl Control {
                 return Ok(line);
             }
             let mut chunk = [0u8; 2048];
-            let n = self.reader.read(&mut chunk).await?;
+            let n = self.stream.read(&mut chunk).await?;
             if n == 0 {
                 return Ok(Line::Eof);
             }
@@ -121,21 +229,41 @@ impl Control {
         }
     }
 
-    /// Drops input already read but not yet parsed (AUTH TLS must not execute pipelined bytes).
-    #[allow(dead_code)]
-    pub(crate) fn discard_pending(&mut self) {
+    /// Upgrades to TLS after `234`: input the client pipelined after `AUTH TLS` is discarded,
+    /// never executed (the Pure-FTPd CVE-2011-1575 / STARTTLS injection class).
+    pub(crate) async fn start_tls(
+        &mut self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        deadline: std::time::Duration,
+    ) -> io::Result<TlsSummary> {
         self.pending.clear();
+        self.discarding = false;
+        let ControlStream::Plain(plain) =
+            std::mem::replace(&mut self.stream, ControlStream::Upgrading)
+        else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the control connection is already protected",
+            ));
+        };
+        let (stream, summary) = accept_tls(plain, config, deadline).await?;
+        self.stream = stream;
+        Ok(summary)
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.stream, ControlStream::Tls(_))
     }
 
     pub(crate) async fn send(&mut self, reply: &Reply) -> io::Result<()> {
         self.out.clear();
         reply.encode_into(&mut self.out);
-        self.writer.write_all(self.out.as_bytes()).await?;
-        self.writer.flush().await
+        self.stream.write_all(self.out.as_bytes()).await?;
+        self.stream.flush().await
     }
 
     pub(crate) async fn shutdown(&mut self) {
-        let _ = self.writer.shutdown().await;
+        let _ = self.stream.shutdown().await;
     }
 }
 
@@ -173,7 +301,15 @@ mod tests {
     use super::*;
 
     fn control_over(input: &'static [u8]) -> Control {
-        Control::new(Box::new(input), Box::new(tokio::io::sink()))
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            let _ = client.write_all(input).await;
+            // Keep reading (replies) until the server side is dropped; then EOF reaches it.
+            let _ = client.shutdown().await;
+            let mut sink = Vec::new();
+            let _ = client.read_to_end(&mut sink).await;
+        });
+        Control::new(ControlStream::Test(server))
     }
 
     #[tokio::test]

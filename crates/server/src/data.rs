@@ -154,3 +154,96 @@ mod tests {
         assert_ne!(a.local_addr().unwrap(), b.local_addr().unwrap());
     }
 }
+
+/// TLS settings for one session's data connections (`PROT P`).
+#[derive(Clone)]
+pub(crate) struct DataTls {
+    /// The session's own rustls configuration (its session cache holds the control
+    /// connection's TLS session).
+    pub config: std::sync::Arc<rustls::ServerConfig>,
+    /// `tls_session_reuse = require`: refuse a handshake that did not resume that session.
+    pub require_reuse: bool,
+    pub handshake_timeout: Duration,
+}
+
+/// An open data connection as the copy loops see it (blocking I/O on a blocking thread).
+pub(crate) enum DataStream {
+    Plain(std::net::TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>>),
+}
+
+impl DataStream {
+    /// Wraps an accepted or connected socket, performing the TLS handshake when asked to.
+    /// Errors are the reason, for the `522` reply.
+    pub(crate) fn open(
+        mut sock: std::net::TcpStream,
+        tls: Option<DataTls>,
+    ) -> Result<DataStream, String> {
+        let Some(tls) = tls else {
+            return Ok(DataStream::Plain(sock));
+        };
+        let io_timeouts = (
+            sock.read_timeout().ok().flatten(),
+            sock.write_timeout().ok().flatten(),
+        );
+        let _ = sock.set_read_timeout(Some(tls.handshake_timeout));
+        let _ = sock.set_write_timeout(Some(tls.handshake_timeout));
+        let mut conn = rustls::ServerConnection::new(tls.config).map_err(|e| e.to_string())?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock)
+                .map_err(|e| format!("handshake: {e}"))?;
+        }
+        if tls.require_reuse && conn.handshake_kind() != Some(rustls::HandshakeKind::Resumed) {
+            return Err("the data connection must resume the control connection's TLS session (tls_session_reuse = require)".into());
+        }
+        let _ = sock.set_read_timeout(io_timeouts.0);
+        let _ = sock.set_write_timeout(io_timeouts.1);
+        Ok(DataStream::Tls(Box::new(rustls::StreamOwned::new(
+            conn, sock,
+        ))))
+    }
+
+    /// Ends the transfer cleanly: TLS close_notify, then FIN.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        match self {
+            DataStream::Plain(s) => s.shutdown(std::net::Shutdown::Write),
+            DataStream::Tls(t) => {
+                t.conn.send_close_notify();
+                while t.conn.wants_write() {
+                    t.conn.write_tls(&mut t.sock)?;
+                }
+                t.sock.shutdown(std::net::Shutdown::Write)
+            }
+        }
+    }
+}
+
+impl std::io::Read for DataStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            DataStream::Plain(s) => s.read(buf),
+            DataStream::Tls(t) => match t.read(buf) {
+                // A peer that closes TCP without close_notify ends the upload as most FTPS
+                // servers accept (vsftpd's strict_ssl_read_eof=NO): truncation is then only as
+                // detectable as on a plain connection, and HASH is there to check.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl std::io::Write for DataStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            DataStream::Plain(s) => s.write(buf),
+            DataStream::Tls(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            DataStream::Plain(s) => s.flush(),
+            DataStream::Tls(t) => t.flush(),
+        }
+    }
+}

@@ -24,6 +24,8 @@ pub struct ServerMetrics {
     pub digests_from_store: AtomicU64,
     pub digests_computed: AtomicU64,
     pub digests_stored_on_upload: AtomicU64,
+    /// TLS handshakes that failed (control and data connections).
+    pub tls_handshake_failures: AtomicU64,
 }
 
 /// A running digest of one algorithm.

@@ -14,9 +14,10 @@ mod listing;
 mod quota;
 mod server;
 mod session;
+pub mod tls;
 mod transfer;
 
-pub use config::{PortRange, ServerConfig};
+pub use config::{PortRange, ServerConfig, SessionReuse, TlsMode};
 pub use digest::ServerMetrics;
 pub use quota::rescan_usage;
-pub use server::Server;
+pub use server::{Server, TlsReloader};

@@ -15,10 +15,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TlsMode};
+use crate::control::{accept_tls, ControlStream, TcpControlStream};
 use crate::digest::ServerMetrics;
 use crate::limits::{ConnectionLimiter, LimitExceeded};
 use crate::session::Session;
+use crate::tls::Tls;
 
 /// What every session shares.
 pub(crate) struct ServerContext {
@@ -29,19 +31,39 @@ pub(crate) struct ServerContext {
     pub metrics: Arc<ServerMetrics>,
     /// Bounds on-demand hashing server-wide.
     pub hash_permits: tokio::sync::Semaphore,
+    /// Present when TLS is enabled (`tls` not `off`).
+    pub tls: Option<Arc<Tls>>,
     next_session_id: AtomicU64,
 }
 
 /// A bound server, ready to run.
 pub struct Server {
     ctx: Arc<ServerContext>,
-    listeners: Vec<TcpListener>,
+    /// Control listeners, each flagged whether TLS starts at once (implicit FTPS).
+    listeners: Vec<(TcpListener, bool)>,
+}
+
+/// Reloads the TLS certificate of a running server (SIGHUP).
+#[derive(Clone)]
+pub struct TlsReloader(Arc<Tls>);
+
+impl TlsReloader {
+    pub fn reload(&self) -> Result<crate::tls::CertInfo, crate::tls::TlsError> {
+        self.0.reload()
+    }
 }
 
 impl Server {
-    /// Binds every configured control address. `[::]` falls back to `0.0.0.0` on hosts
-    /// without IPv6.
+    /// Binds every configured control address (`[::]` falls back to `0.0.0.0` on hosts
+    /// without IPv6) and the implicit-TLS listener, and loads the TLS certificate (a missing,
+    /// unreadable, mismatched or expired certificate is an error naming the file).
     pub async fn bind(config: ServerConfig, store: Store) -> io::Result<Server> {
+        let tls = match config.tls_mode() {
+            TlsMode::Off => None,
+            _ => Some(Arc::new(Tls::load(&config).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+            })?)),
+        };
         // No upload is in flight before we start: reservations left over are from a crash.
         // (Single-node assumption: several nodes sharing one store need per-node reservations.)
         store.clear_reservations().await.map_err(io::Error::other)?;
@@ -67,12 +89,25 @@ impl Server {
                     ))
                 }
             };
-            listeners.push(l);
+            listeners.push((l, false));
+        }
+        if let Some(addr) = config.implicit_tls_listen {
+            if tls.is_none() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "implicit_tls_listen needs TLS enabled (tls = optional or required)",
+                ));
+            }
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            listeners.push((l, true));
         }
         let limiter = ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip);
         let hash_permits = tokio::sync::Semaphore::new(config.hash_workers.max(1));
         let ctx = Arc::new(ServerContext {
             hash_permits,
+            tls,
             metrics: Arc::new(ServerMetrics::default()),
             config,
             store,
@@ -88,22 +123,37 @@ impl Server {
         Arc::clone(&self.ctx.metrics)
     }
 
+    /// The addresses of the plain control listeners, in configuration order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter(|(_, implicit)| !implicit)
+            .filter_map(|(l, _)| l.local_addr().ok())
             .collect()
+    }
+
+    /// The implicit-TLS listener's address, if configured.
+    pub fn implicit_tls_addr(&self) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(_, implicit)| *implicit)
+            .and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// A handle that reloads the certificate while the server runs (None without TLS).
+    pub fn tls_reloader(&self) -> Option<TlsReloader> {
+        self.ctx.tls.as_ref().map(|t| TlsReloader(Arc::clone(t)))
     }
 
     /// Serves until `shutdown` completes, then stops accepting, tells every session (`421`)
     /// and waits up to five seconds for them to end.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let tracker = TaskTracker::new();
-        for (i, l) in self.listeners.into_iter().enumerate() {
+        for (l, implicit) in self.listeners {
             let ctx = Arc::clone(&self.ctx);
             let t = tracker.clone();
-            tracing::info!(addr = %l.local_addr()?, "listening");
-            tracker.spawn(async move { accept_loop(i, l, ctx, t).await });
+            tracing::info!(addr = %l.local_addr()?, implicit_tls = implicit, "listening");
+            tracker.spawn(async move { accept_loop(l, implicit, ctx, t).await });
         }
         shutdown.await;
         tracing::info!("shutting down: no new connections, ending sessions");
@@ -121,8 +171,8 @@ impl Server {
 }
 
 async fn accept_loop(
-    _index: usize,
     listener: TcpListener,
+    implicit_tls: bool,
     ctx: Arc<ServerContext>,
     tracker: TaskTracker,
 ) {
@@ -141,11 +191,16 @@ async fn accept_loop(
             }
         };
         let ctx = Arc::clone(&ctx);
-        tracker.spawn(async move { admit(stream, peer, ctx).await });
+        tracker.spawn(async move { admit(stream, peer, implicit_tls, ctx).await });
     }
 }
 
-async fn admit(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerContext>) {
+async fn admit(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    ctx: Arc<ServerContext>,
+) {
     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let permit = match ctx.limiter.try_acquire(peer.ip()) {
         Ok(p) => p,
@@ -167,5 +222,39 @@ async fn admit(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerContext>)
     // ftplib sends ABOR as urgent data; inline it so the command's last byte is not lost.
     let _ = rustix::net::sockopt::set_socket_oobinline(&stream, true);
     let id = ctx.next_session_id.fetch_add(1, Ordering::Relaxed);
-    Session::run(ctx, stream, peer, id, permit).await;
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+    let session_tls = ctx.tls.as_ref().map(|t| t.session_config());
+    let mut control = ControlStream::Plain(TcpControlStream(stream));
+    if implicit_tls {
+        let (Some(config), ControlStream::Plain(plain)) = (session_tls.clone(), control) else {
+            return;
+        };
+        match accept_tls(plain, config, ctx.config.tls_handshake_timeout()).await {
+            Ok((tls, summary)) => {
+                tracing::info!(%peer, version = summary.version, cipher = summary.cipher, sni = ?summary.sni, "implicit TLS established");
+                control = tls;
+            }
+            Err(e) => {
+                ctx.metrics
+                    .tls_handshake_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%peer, error = %e, "implicit TLS handshake failed");
+                return;
+            }
+        }
+    }
+    Session::run(
+        ctx,
+        control,
+        implicit_tls,
+        session_tls,
+        peer,
+        local,
+        id,
+        permit,
+    )
+    .await;
 }

@@ -16,12 +16,12 @@ use ferry_proto::hash::HashAlgo;
 use ferry_proto::{Command, Reply, TransferType};
 use ferry_store::User;
 use ferry_vfs::{Home, VirtualPath};
-use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::commands::{self, Next};
-use crate::control::{Control, Line, TcpControlReader};
-use crate::data::{DataConnector, DataPlan};
+use crate::config::{SessionReuse, TlsMode};
+use crate::control::{Control, ControlStream, Line};
+use crate::data::{DataConnector, DataPlan, DataTls};
 use crate::errors::bad_path_reply;
 use crate::limits::ConnectionPermit;
 use crate::server::ServerContext;
@@ -44,6 +44,14 @@ pub(crate) enum AuthState {
 pub(crate) struct Session {
     pub ctx: Arc<ServerContext>,
     pub ctrl: Control,
+    /// This session's rustls configuration (own session cache), when the server has TLS.
+    pub tls_config: Option<Arc<rustls::ServerConfig>>,
+    /// PBSZ was accepted (RFC 4217 §8: it must precede PROT).
+    pub pbsz_set: bool,
+    /// PROT P: data connections are TLS.
+    pub prot_private: bool,
+    /// TLS is mandatory for this session: the global policy, then the user's own setting.
+    pub tls_required: bool,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub auth: AuthState,
@@ -79,22 +87,27 @@ enum Flow {
 }
 
 impl Session {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run(
         ctx: Arc<ServerContext>,
-        stream: TcpStream,
+        control: ControlStream,
+        implicit_tls: bool,
+        tls_config: Option<Arc<rustls::ServerConfig>>,
         peer: SocketAddr,
+        local: SocketAddr,
         id: u64,
         permit: ConnectionPermit,
     ) {
-        let local = match stream.local_addr() {
-            Ok(a) => SocketAddr::new(a.ip().to_canonical(), a.port()),
-            Err(_) => return,
-        };
-        let (r, w) = stream.into_split();
+        let tls_required = ctx.config.tls_mode() == TlsMode::Required;
         let span = tracing::info_span!("session", id, %peer, user = tracing::field::Empty);
         let mut s = Session {
             ctx,
-            ctrl: Control::new(Box::new(TcpControlReader(r)), Box::new(w)),
+            ctrl: Control::new(control),
+            tls_config,
+            // Implicit FTPS protects data connections from the start, as clients expect.
+            pbsz_set: implicit_tls,
+            prot_private: implicit_tls,
+            tls_required,
             peer,
             local,
             auth: AuthState::Fresh,
@@ -251,6 +264,34 @@ impl Session {
                 self.ctrl.send(&r).await?;
                 Ok(Flow::Close)
             }
+            Next::StartTls(r) => {
+                let Some(config) = self.tls_config.clone() else {
+                    self.ctrl
+                        .send(&Reply::new(502, "TLS is not configured on this server."))
+                        .await?;
+                    return Ok(Flow::Continue);
+                };
+                self.ctrl.send(&r).await?;
+                match self
+                    .ctrl
+                    .start_tls(config, self.ctx.config.tls_handshake_timeout())
+                    .await
+                {
+                    Ok(t) => {
+                        tracing::info!(version = t.version, cipher = t.cipher, sni = ?t.sni, "TLS established");
+                        Ok(Flow::Continue)
+                    }
+                    Err(e) => {
+                        self.ctx
+                            .metrics
+                            .tls_handshake_failures
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "TLS handshake failed");
+                        // The stream is in an unknown state: nothing more can be said on it.
+                        Ok(Flow::Close)
+                    }
+                }
+            }
         }
     }
 
@@ -345,6 +386,14 @@ impl Session {
         opening: String,
         success: String,
     ) -> io::Result<Next> {
+        if self.tls_required && !self.prot_private {
+            self.data = DataPlan::None;
+            return Ok(Reply::new(
+                521,
+                "Data connections must be protected: send PBSZ 0 and PROT P.",
+            )
+            .into());
+        }
         let plan = std::mem::take(&mut self.data);
         if matches!(plan, DataPlan::None) {
             return Ok(Reply::new(425, "Use PORT, EPRT, PASV or EPSV first.").into());
@@ -355,10 +404,19 @@ impl Session {
             local_ip: self.local.ip(),
             timeout: self.ctx.config.data_timeout(),
         };
+        let tls = match (&self.tls_config, self.prot_private) {
+            (Some(config), true) => Some(DataTls {
+                config: Arc::clone(config),
+                require_reuse: self.ctx.config.tls_session_reuse == SessionReuse::Require,
+                handshake_timeout: self.ctx.config.tls_handshake_timeout(),
+            }),
+            _ => None,
+        };
         self.ctrl.send(&Reply::new(150, opening)).await?;
         self.transfer = Some(RunningTransfer::spawn(
             Arc::clone(&self.ctx),
             connector,
+            tls,
             kind,
             verb,
             path.display(),

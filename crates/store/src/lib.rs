@@ -76,6 +76,8 @@ const MIGRATIONS: &[&str] = &[
         hex TEXT NOT NULL,
         PRIMARY KEY (dev, ino, algo)
     )",
+    // Per-user TLS policy: NULL follows the server's `tls` setting, 1 requires TLS, 0 does not.
+    "ALTER TABLE users ADD COLUMN require_tls INTEGER",
 ];
 
 impl Store {

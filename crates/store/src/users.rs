@@ -20,6 +20,9 @@ pub struct User {
     pub used_files: u64,
     pub enabled: bool,
     pub created_at: i64,
+    /// `Some(true)`: TLS required for this user; `Some(false)`: not required even when the
+    /// server requires it; `None`: the server's policy.
+    pub require_tls: Option<bool>,
 }
 
 pub struct NewUser<'a> {
@@ -37,6 +40,7 @@ pub struct UserUpdate {
     pub quota_bytes: Option<Option<u64>>,
     pub quota_files: Option<Option<u64>>,
     pub enabled: Option<bool>,
+    pub require_tls: Option<Option<bool>>,
 }
 
 /// 1-32 of `[a-z0-9._-]`, not starting with `.` or `-`: safe as a directory name and in logs.
@@ -54,7 +58,7 @@ pub fn validate_username(name: &str) -> Result<()> {
 }
 
 const USER_COLUMNS: &str =
-    "id, name, home, quota_bytes, quota_files, used_bytes, used_files, enabled, created_at";
+    "id, name, home, quota_bytes, quota_files, used_bytes, used_files, enabled, created_at, require_tls";
 
 fn opt_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|n| u64::try_from(n).ok())
@@ -75,6 +79,7 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
         used_files: u64::try_from(row.try_get::<i64, _>("used_files")?).unwrap_or(0),
         enabled: row.try_get("enabled")?,
         created_at: row.try_get("created_at")?,
+        require_tls: row.try_get("require_tls")?,
     })
 }
 
@@ -187,6 +192,13 @@ impl Store {
         if let Some(q) = update.quota_files {
             sqlx::query("UPDATE users SET quota_files = ? WHERE id = ?")
                 .bind(opt_i64(q))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(require) = update.require_tls {
+            sqlx::query("UPDATE users SET require_tls = ? WHERE id = ?")
+                .bind(require)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;

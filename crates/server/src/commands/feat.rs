@@ -32,6 +32,9 @@ pub(crate) fn handle(s: &Session) -> Next {
         "XSHA512",
     ];
     let mut lines = vec!["Features:".to_owned()];
+    if s.tls_config.is_some() {
+        lines.extend(["AUTH TLS", "PBSZ", "PROT"].iter().map(|f| format!(" {f}")));
+    }
     lines.extend(features.iter().map(|f| format!(" {f}")));
     lines.push("End".to_owned());
     Reply::multi(211, lines).into()

@@ -65,6 +65,8 @@ pub(crate) enum Next {
     Silent,
     /// Reply, then close the control connection.
     Close(Reply),
+    /// Reply (`234`), then start a TLS handshake on the control connection.
+    StartTls(Reply),
 }
 
 impl From<Reply> for Next {
@@ -107,7 +109,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<Next> 
         };
     }
     Ok(match cmd {
-        Command::User(name) => user::handle(s, &name),
+        Command::User(name) => user::handle(s, &name).await,
         Command::Pass(pw) => pass::handle(s, &pw).await,
         Command::Acct(_) => acct::handle(),
         Command::Quit => quit::handle(),
@@ -119,10 +121,10 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<Next> 
         Command::Stat(a) => stat::handle(s, a.as_deref()).await,
         Command::Rein => rein::handle(s),
         Command::Host(h) => host::handle(s, &h),
-        Command::Auth(m) => auth::handle(&m),
-        Command::Pbsz(_) => pbsz::handle(),
-        Command::Prot(_) => prot::handle(),
-        Command::Ccc => auth::ccc(),
+        Command::Auth(m) => auth::handle(s, &m),
+        Command::Pbsz(a) => pbsz::handle(s, &a),
+        Command::Prot(a) => prot::handle(s, &a),
+        Command::Ccc => auth::ccc(s),
         Command::Pwd => pwd::handle(s),
         Command::Cwd(p) => cwd::handle(s, &p).await,
         Command::Cdup => cdup::handle(s).await,

@@ -1,9 +1,25 @@
-//! PROT (RFC 4217 §9): only meaningful after AUTH.
+//! PROT (RFC 4217 §9): `P` protects data connections with TLS, `C` leaves them clear (then
+//! transfers are refused when TLS is required). `S` and `E` are not supported with TLS.
 
 use ferry_proto::Reply;
 
 use super::Next;
+use crate::session::Session;
 
-pub(crate) fn handle() -> Next {
-    Reply::new(503, "PROT requires AUTH first.").into()
+pub(crate) fn handle(s: &mut Session, level: &str) -> Next {
+    if !s.ctrl.is_tls() || !s.pbsz_set {
+        return Reply::new(503, "PROT requires AUTH and PBSZ first.").into();
+    }
+    match level.trim().to_ascii_uppercase().as_str() {
+        "P" => {
+            s.prot_private = true;
+            Reply::new(200, "Protection level set to Private.").into()
+        }
+        "C" => {
+            s.prot_private = false;
+            Reply::new(200, "Protection level set to Clear.").into()
+        }
+        "S" | "E" => Reply::new(536, "Only PROT P and PROT C are supported.").into(),
+        _ => Reply::new(504, "Unknown protection level.").into(),
+    }
 }
