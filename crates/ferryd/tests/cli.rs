@@ -958,3 +958,108 @@ fn quota_rescan_counts_files_on_disk_and_show_prints_usage() {
     assert!(out.contains("alice") && out.contains("bob"), "{out}");
     env.fails(&["quota", "rescan", "nobody"], None);
 }
+
+/// Holds a TLS control session open and reports certificate fingerprints: prints the first
+/// connection's, then on each stdin line checks the old session still answers NOOP and prints
+/// a new connection's fingerprint.
+const TLS_PROBE: &str = r#"
+import hashlib, socket, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def tls_connect():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb"); f.readline()
+    s.sendall(b"AUTH TLS\r\n"); assert f.readline().startswith(b"234")
+    t = ctx.wrap_socket(s)
+    fp = ":".join("%02X" % b for b in hashlib.sha256(t.getpeercert(binary_form=True)).digest())
+    return t, fp
+old, fp = tls_connect()
+print(fp, flush=True)
+for _ in sys.stdin:
+    old.sendall(b"NOOP\r\n")
+    assert old.recv(100).startswith(b"200"), "old session broken"
+    new, fp = tls_connect()
+    print(fp, flush=True)
+    new.close()
+"#;
+
+#[test]
+fn tls_show_prints_the_fingerprint_and_sighup_reloads_without_dropping_sessions() {
+    use std::io::BufRead;
+    let env = Env::new();
+    env.add_user("alice", "pw", &[]);
+    let shown = env.ok(&["tls", "show"], None);
+    let fingerprint = |text: &str| field(text, "sha256").to_owned();
+    let first = fingerprint(&shown);
+    assert_eq!(first.len(), 95, "{shown}");
+    assert!(env.data().join("tls").join("cert.pem").exists());
+    // With a certificate present, TLS defaults to optional.
+    let mut server = env.serve(&[], &[]);
+    assert!(server.log().contains(&first), "{}", server.log());
+    let mut probe = Command::new("python3")
+        .arg("-c")
+        .arg(TLS_PROBE)
+        .arg(server.addr.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(probe.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), first);
+    // Replace the certificate files, then SIGHUP.
+    std::fs::remove_file(env.data().join("tls").join("cert.pem")).unwrap();
+    std::fs::remove_file(env.data().join("tls").join("key.pem")).unwrap();
+    let second = fingerprint(&env.ok(&["tls", "show"], None));
+    assert_ne!(first, second);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + SERVER_WAIT;
+    while !server.log().contains("TLS certificate reloaded") {
+        assert!(
+            Instant::now() < deadline,
+            "no reload logged:\n{}",
+            server.log()
+        );
+        sleep(Duration::from_millis(50));
+    }
+    let mut stdin = probe.stdin.take().unwrap();
+    writeln!(stdin, "next").unwrap();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        second,
+        "a new session sees the new certificate"
+    );
+    drop(stdin);
+    assert!(
+        probe.wait().unwrap().success(),
+        "the old session kept working"
+    );
+    assert!(server.terminate().unwrap().success());
+}
+
+#[test]
+fn serve_refuses_a_broken_certificate_naming_the_file() {
+    let env = Env::new();
+    let cert = env.root().join("broken.pem");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let out = env.run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "optional",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            cert.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("broken.pem"), "{out:?}");
+}

@@ -342,6 +342,7 @@ impl Command {
                 | Command::Auth(_)
                 | Command::Pbsz(_)
                 | Command::Prot(_)
+                | Command::Ccc
                 | Command::Feat
                 | Command::Syst
                 | Command::Noop

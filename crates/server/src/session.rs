@@ -371,8 +371,15 @@ impl Session {
         }
     }
 
-    /// The reply to send before a transfer command when no PORT/PASV prepared one.
+    /// Why a transfer command cannot start, checked before it touches any file: no PORT/PASV
+    /// prepared a data connection, or TLS is required and data connections are not protected.
     pub(crate) fn missing_data_plan(&self) -> Option<Reply> {
+        if self.tls_required && !self.prot_private {
+            return Some(Reply::new(
+                521,
+                "Data connections must be protected: send PBSZ 0 and PROT P.",
+            ));
+        }
         matches!(self.data, DataPlan::None)
             .then(|| Reply::new(425, "Use PORT, EPRT, PASV or EPSV first."))
     }

@@ -5,9 +5,11 @@
 //! `<data-dir>/tls/`. They are checked at startup (readable, key matches, not expired) and can
 //! be reloaded without dropping sessions (SIGHUP): new handshakes see the new certificate.
 //!
-//! Each FTP session gets its own rustls configuration with its own session cache, so a data
-//! connection that resumes a TLS session can only be resuming this control connection's
-//! session: that is what `tls_session_reuse = require` checks (vsftpd's `require_ssl_reuse`).
+//! Each FTP session gets its own rustls configuration, with its own session cache and its own
+//! ticket key, so a data connection that resumes a TLS session can only be resuming this
+//! control connection's session: that is what `tls_session_reuse = require` checks (vsftpd's
+//! `require_ssl_reuse`). Tickets are stateless and so reusable: clients such as OpenSSL-based
+//! ones present the same ticket on every data connection of a session.
 //! ALPN: only `ftp` is accepted from clients that offer ALPN (the ALPACA mitigation).
 
 use std::fmt;
@@ -85,7 +87,12 @@ pub fn ensure_certificate(config: &ServerConfig) -> Result<CertFiles, TlsError> 
         }
         return Ok(files);
     }
-    let mut names = vec!["localhost".to_owned()];
+    // rcgen makes IP-address SANs of the names that parse as addresses.
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         let host = host.trim();
         if !host.is_empty() && host != "localhost" {
@@ -260,11 +267,15 @@ impl Tls {
         self.info.read().ok().map(|i| i.clone())
     }
 
-    /// A configuration for one FTP session, with a session cache of its own (see the module
-    /// documentation).
+    /// A configuration for one FTP session, with a session cache and ticket key of its own
+    /// (see the module documentation).
     pub(crate) fn session_config(&self) -> Arc<RustlsConfig> {
         let mut c = self.base.clone();
         c.session_storage = ServerSessionMemoryCache::new(16);
+        match rustls::crypto::ring::Ticketer::new() {
+            Ok(t) => c.ticketer = t,
+            Err(e) => tracing::warn!(error = %e, "no TLS session tickets for this session"),
+        }
         Arc::new(c)
     }
 }

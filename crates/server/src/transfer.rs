@@ -281,8 +281,14 @@ async fn on_blocking_socket<T: Send + 'static>(
             }
         };
         let (result, extra) = copy(&mut ds);
-        // A clean end (close_notify under TLS, then FIN) only after a complete transfer.
-        let result = result.and_then(|()| ds.finish().map_err(Failure::Data));
+        if result.is_ok() {
+            // A clean end: close_notify under TLS, then FIN. Best effort: every byte is already
+            // written or read, and a client that closes first (curl after an upload) must not
+            // turn a complete transfer into a failed one.
+            if let Err(e) = ds.finish() {
+                tracing::debug!(error = %e, "data connection closed before our close_notify");
+            }
+        }
         (result, Some(extra))
     });
     let (joined, aborted) = tokio::select! {

@@ -94,7 +94,11 @@ impl TestServerBuilder {
                 }
                 let server = Server::bind(config, store).await.unwrap();
                 addr_tx
-                    .send((server.local_addrs()[0], server.metrics()))
+                    .send((
+                        server.local_addrs()[0],
+                        server.implicit_tls_addr(),
+                        server.metrics(),
+                    ))
                     .unwrap();
                 server
                     .run_until(async {
@@ -104,11 +108,12 @@ impl TestServerBuilder {
                     .unwrap();
             });
         });
-        let (addr, metrics) = addr_rx
+        let (addr, implicit_tls_addr, metrics) = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("test server did not start");
         TestServer {
             addr,
+            implicit_tls_addr,
             metrics,
             dir,
             stop: Some(stop_tx),
@@ -120,6 +125,8 @@ impl TestServerBuilder {
 /// A running in-process server; stopped and its data removed on drop.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The implicit-FTPS listener, when configured.
+    pub implicit_tls_addr: Option<SocketAddr>,
     /// The server's live counters (digest store hits, ...).
     pub metrics: Arc<ServerMetrics>,
     dir: tempfile::TempDir,
@@ -155,6 +162,11 @@ impl TestServer {
 
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The generated TLS certificate (PEM), when TLS is enabled without a configured one.
+    pub fn tls_cert_path(&self) -> PathBuf {
+        self.dir.path().join("tls").join("cert.pem")
     }
 
     /// The host directory of a user's home.
