@@ -41,6 +41,9 @@ enum Cmd {
     /// TLS certificate information.
     #[command(subcommand)]
     Tls(TlsCmd),
+    /// Registration invitations (for `registration = "invite"`).
+    #[command(subcommand)]
+    Invite(InviteCmd),
     /// Print a commented example ferry.toml with every key and its default.
     ConfigExample,
 }
@@ -109,6 +112,26 @@ struct ServeArgs {
     /// Log filter (error, warn, info, debug, or a tracing filter) [default: info]
     #[arg(long, env = "FERRY_LOG", value_name = "FILTER")]
     log: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum InviteCmd {
+    /// Create an invitation and print its token (shown once; only a hash is stored).
+    Create {
+        /// Quota of the account it creates [default: the default_quota setting]
+        #[arg(long, value_name = "SIZE")]
+        quota: Option<String>,
+        /// Lifetime, e.g. 7d, 12h, 30m [default: 7d]
+        #[arg(long, value_name = "DURATION", default_value = "7d")]
+        expires: String,
+        /// How many accounts it may create
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        uses: u64,
+    },
+    /// List invitations.
+    List,
+    /// Revoke an invitation by its id.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -222,6 +245,12 @@ async fn run(cli: Cli) -> Result<()> {
             println!("valid from:  {}", info.not_before);
             println!("valid until: {}", info.not_after);
             Ok(())
+        }
+        Cmd::Invite(cmd) => {
+            let store = open_store(&config).await?;
+            let r = invite_command(&store, cmd).await;
+            store.close().await;
+            r
         }
         Cmd::Quota(QuotaCmd::Rescan { name }) => {
             let store = open_store(&config).await?;
@@ -584,6 +613,86 @@ async fn rescan(store: &Store, config: &ServerConfig, only: Option<&str>) -> Res
             u.used_bytes,
             u.used_files
         );
+    }
+    Ok(())
+}
+
+fn parse_duration_secs(s: &str) -> Result<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("not a duration: {s:?} (use 7d, 12h, 30m or 45s)"))?;
+    let mult = match unit {
+        "d" => 86_400,
+        "h" => 3600,
+        "m" => 60,
+        "s" | "" => 1,
+        _ => bail!("unknown duration unit in {s:?} (use d, h, m or s)"),
+    };
+    Ok(n.saturating_mul(mult))
+}
+
+async fn invite_command(store: &Store, cmd: InviteCmd) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match cmd {
+        InviteCmd::Create {
+            quota,
+            expires,
+            uses,
+        } => {
+            let quota = quota.as_deref().map(parse_quota).transpose()?.flatten();
+            let expires_at = now + parse_duration_secs(&expires)?;
+            let (invite, token) = store
+                .create_invite(quota, uses.max(1), Some(expires_at))
+                .await?;
+            println!("{token}");
+            eprintln!(
+                "invitation {} created: {} use(s), expires in {expires}, quota {}. Register with: SITE REGISTER <name> {token}",
+                invite.id,
+                invite.uses_left,
+                quota.map(format_size).unwrap_or_else(|| "default".into())
+            );
+        }
+        InviteCmd::List => {
+            println!(
+                "{:>4} {:>5} {:>12} {:>12}  STATE",
+                "ID", "USES", "QUOTA", "EXPIRES IN"
+            );
+            for i in store.invites().await? {
+                let state = if i.revoked {
+                    "revoked"
+                } else if i.uses_left == 0 {
+                    "used up"
+                } else if i.expires_at.is_some_and(|t| t <= now) {
+                    "expired"
+                } else {
+                    "usable"
+                };
+                let left = i
+                    .expires_at
+                    .map(|t| format!("{}h", (t - now).max(0) / 3600))
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{:>4} {:>5} {:>12} {:>12}  {state}",
+                    i.id,
+                    i.uses_left,
+                    i.quota_bytes
+                        .map(format_size)
+                        .unwrap_or_else(|| "default".into()),
+                    left
+                );
+            }
+        }
+        InviteCmd::Revoke { id } => {
+            if !store.revoke_invite(id).await? {
+                bail!("no invitation {id}");
+            }
+            println!("invitation {id} revoked");
+        }
     }
     Ok(())
 }

@@ -351,7 +351,7 @@ impl Command {
                 | Command::Opts(_)
                 | Command::Host(_)
                 | Command::Rein
-        )
+        ) || matches!(self, Command::Site(a) if a.trim_start().get(..8).is_some_and(|w| w.eq_ignore_ascii_case("REGISTER")))
     }
 }
 

@@ -84,6 +84,67 @@ impl FromStr for SessionReuse {
     }
 }
 
+/// `registration = off | invite | open`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    Off,
+    /// `SITE REGISTER <user> <token>` with a token from `ferryd invite create`.
+    Invite,
+    /// `SITE REGISTER <user>`: anyone may create an account.
+    Open,
+}
+
+/// One command `SITE EXEC` may run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecCommand {
+    /// The program and its fixed arguments; run without a shell.
+    pub argv: Vec<String>,
+    /// One regular expression per extra argument a user may add (anchored: it must match the
+    /// whole argument). No entry, no extra arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// User names allowed to run it (`"*"`: every user).
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Seconds before the command's process group is killed.
+    #[serde(default = "default_exec_timeout")]
+    pub timeout: u64,
+    /// Most output bytes returned (the rest is cut off).
+    #[serde(default = "default_exec_output", deserialize_with = "de_size_required")]
+    pub output_cap: u64,
+}
+
+fn default_exec_timeout() -> u64 {
+    5
+}
+
+fn default_exec_output() -> u64 {
+    64 << 10
+}
+
+/// `SITE EXEC`: off unless commands are listed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteExecConfig {
+    pub commands: std::collections::BTreeMap<String, ExecCommand>,
+    /// Commands running at once, server-wide.
+    pub max_concurrent: usize,
+    /// Commands running at once for one user.
+    pub max_per_user: usize,
+}
+
+impl Default for SiteExecConfig {
+    fn default() -> Self {
+        SiteExecConfig {
+            commands: Default::default(),
+            max_concurrent: 4,
+            max_per_user: 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
@@ -128,6 +189,16 @@ pub struct ServerConfig {
     pub tls_session_reuse: SessionReuse,
     /// Seconds a TLS handshake may take.
     pub tls_handshake_timeout: u64,
+    /// Self-registration over FTP (`SITE REGISTER`).
+    pub registration: RegistrationMode,
+    /// Allow registration over a plaintext control connection even when TLS is available.
+    pub registration_allow_plaintext: bool,
+    /// Failed logins and registrations from one address, within `ban_seconds`, before that
+    /// address is refused for `ban_seconds` (0 disables the ban).
+    pub ban_after_failures: u32,
+    pub ban_seconds: u64,
+    /// `SITE EXEC` commands (none by default).
+    pub site_exec: SiteExecConfig,
     /// Quota for users created without `--quota` (bytes; `None` = unlimited).
     #[serde(deserialize_with = "de_size")]
     pub default_quota: Option<u64>,
@@ -177,6 +248,11 @@ impl Default for ServerConfig {
             implicit_tls_listen: None,
             tls_session_reuse: SessionReuse::Off,
             tls_handshake_timeout: 10,
+            registration: RegistrationMode::Off,
+            registration_allow_plaintext: false,
+            ban_after_failures: 20,
+            ban_seconds: 300,
+            site_exec: SiteExecConfig::default(),
         }
     }
 }

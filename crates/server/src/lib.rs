@@ -9,6 +9,7 @@ mod control;
 mod data;
 mod digest;
 mod errors;
+mod exec;
 mod limits;
 mod listing;
 mod quota;
@@ -17,7 +18,9 @@ mod session;
 pub mod tls;
 mod transfer;
 
-pub use config::{PortRange, ServerConfig, SessionReuse, TlsMode};
+pub use config::{
+    ExecCommand, PortRange, RegistrationMode, ServerConfig, SessionReuse, SiteExecConfig, TlsMode,
+};
 pub use digest::ServerMetrics;
 pub use quota::rescan_usage;
 pub use server::{Server, TlsReloader};

@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{ServerConfig, TlsMode};
 use crate::control::{accept_tls, ControlStream, TcpControlStream};
 use crate::digest::ServerMetrics;
-use crate::limits::{ConnectionLimiter, LimitExceeded};
+use crate::limits::{ConnectionLimiter, FailureThrottle, LimitExceeded};
 use crate::session::Session;
 use crate::tls::Tls;
 
@@ -31,6 +31,12 @@ pub(crate) struct ServerContext {
     pub metrics: Arc<ServerMetrics>,
     /// Bounds on-demand hashing server-wide.
     pub hash_permits: tokio::sync::Semaphore,
+    /// Failed logins and registrations per address.
+    pub throttle: FailureThrottle,
+    /// Bounds SITE EXEC server-wide.
+    pub exec_permits: tokio::sync::Semaphore,
+    /// SITE EXEC commands running per user.
+    pub exec_running: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Present when TLS is enabled (`tls` not `off`).
     pub tls: Option<Arc<Tls>>,
     next_session_id: AtomicU64,
@@ -107,6 +113,12 @@ impl Server {
         let hash_permits = tokio::sync::Semaphore::new(config.hash_workers.max(1));
         let ctx = Arc::new(ServerContext {
             hash_permits,
+            throttle: FailureThrottle::new(
+                config.ban_after_failures,
+                Duration::from_secs(config.ban_seconds.max(1)),
+            ),
+            exec_permits: tokio::sync::Semaphore::new(config.site_exec.max_concurrent.max(1)),
+            exec_running: Default::default(),
             tls,
             metrics: Arc::new(ServerMetrics::default()),
             config,
@@ -202,6 +214,13 @@ async fn admit(
     ctx: Arc<ServerContext>,
 ) {
     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+    if ctx.throttle.is_banned(peer.ip()) {
+        let text = "Too many failed attempts from your address; try again later.";
+        let _ = stream
+            .write_all(Reply::new(421, text).encode().as_bytes())
+            .await;
+        return;
+    }
     let permit = match ctx.limiter.try_acquire(peer.ip()) {
         Ok(p) => p,
         Err(which) => {

@@ -38,6 +38,8 @@ pub(crate) enum AuthState {
     Fresh,
     /// USER given, waiting for PASS.
     UserGiven(String),
+    /// SITE REGISTER accepted, waiting for the new account's password.
+    Registering(crate::commands::Registration),
     LoggedIn(Box<Account>),
 }
 
@@ -361,6 +363,26 @@ impl Session {
         Ok((account.home.clone(), path))
     }
 
+    /// Takes this user's SITE EXEC slot (at most `max_per_user` commands at once across all
+    /// their sessions); released when the guard drops.
+    pub(crate) fn exec_slot(&self) -> Option<ExecSlot> {
+        let user = self.account()?.user.name.clone();
+        let mut running = self
+            .ctx
+            .exec_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let n = running.entry(user.clone()).or_insert(0);
+        if *n >= self.ctx.config.site_exec.max_per_user.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(ExecSlot {
+            ctx: Arc::clone(&self.ctx),
+            user,
+        })
+    }
+
     /// Credits removed bytes and files to the user's quota ledger. The file operation has
     /// happened already, so a store failure is logged (a rescan repairs it), not reported.
     pub(crate) async fn release_usage(&self, bytes: u64, files: u64) {
@@ -464,4 +486,26 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(io::Error::other(e)))
+}
+
+/// One running SITE EXEC of a user.
+pub(crate) struct ExecSlot {
+    ctx: Arc<ServerContext>,
+    user: String,
+}
+
+impl Drop for ExecSlot {
+    fn drop(&mut self) {
+        let mut running = self
+            .ctx
+            .exec_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = running.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                running.remove(&self.user);
+            }
+        }
+    }
 }

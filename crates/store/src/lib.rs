@@ -5,11 +5,13 @@
 #![forbid(unsafe_code)]
 
 mod digests;
+mod invites;
 mod password;
 mod quota;
 mod users;
 
 pub use digests::FileIdentity;
+pub use invites::Invite;
 pub use password::{hash_password, PasswordVerifier};
 pub use quota::QuotaUsage;
 pub use users::{validate_username, NewUser, User, UserUpdate};
@@ -78,6 +80,16 @@ const MIGRATIONS: &[&str] = &[
     )",
     // Per-user TLS policy: NULL follows the server's `tls` setting, 1 requires TLS, 0 does not.
     "ALTER TABLE users ADD COLUMN require_tls INTEGER",
+    // Registration invites: only a SHA-256 of each token is kept.
+    "CREATE TABLE invites (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        quota_bytes INTEGER,
+        uses_left INTEGER NOT NULL,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    )",
 ];
 
 impl Store {

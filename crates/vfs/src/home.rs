@@ -214,6 +214,21 @@ impl Home {
         Ok(replaced)
     }
 
+    /// The host path of a directory inside the home, for a process's working directory
+    /// (SITE EXEC). Resolved through the capability, so a symlink leading out fails here;
+    /// `root` is the home's host path.
+    pub fn canonical_host_path(
+        &self,
+        root: &Path,
+        p: &VirtualPath,
+    ) -> io::Result<std::path::PathBuf> {
+        let inside = self.dir.canonicalize(p.relative())?;
+        if !self.dir.metadata(&inside)?.is_dir() {
+            return Err(Refusal::NotARegularFile.err(io::ErrorKind::InvalidInput));
+        }
+        Ok(root.join(inside))
+    }
+
     /// Bytes available to unprivileged users on the home's file system.
     pub fn free_space(&self) -> io::Result<u64> {
         let st = rustix::fs::fstatvfs(&*self.dir)?;

@@ -48,6 +48,8 @@ mod rmd;
 mod rnfr;
 mod rnto;
 mod site;
+mod site_exec;
+mod site_register;
 mod size;
 mod stat;
 mod stor;
@@ -57,6 +59,8 @@ mod syst;
 mod type_;
 mod user;
 mod xhash;
+
+pub(crate) use site_register::Registration;
 
 /// What the session does after a command.
 pub(crate) enum Next {

@@ -17,6 +17,7 @@ use crate::session::{blocking, Account, AuthState, Session};
 pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
     let name = match &s.auth {
         AuthState::UserGiven(n) => n.clone(),
+        AuthState::Registering(_) => return super::site_register::finish(s, password).await,
         AuthState::LoggedIn(_) => return Reply::new(230, "Already logged in.").into(),
         AuthState::Fresh => return Reply::new(503, "Login with USER first.").into(),
     };
@@ -33,7 +34,15 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
         s.login_failures += 1;
         s.auth = AuthState::Fresh;
         tracing::info!(user = name, failures = s.login_failures, "login failed");
+        let banned = s.ctx.throttle.record_failure(s.peer.ip());
         tokio::time::sleep_until((started + s.ctx.config.auth_failure_delay()).into()).await;
+        if banned {
+            tracing::warn!(peer = %s.peer, "too many failures: address banned for {} s", s.ctx.config.ban_seconds);
+            return Next::Close(Reply::new(
+                421,
+                "Too many failed attempts from your address; try again later.",
+            ));
+        }
         if s.login_failures >= s.ctx.config.max_login_failures {
             return Next::Close(Reply::new(
                 530,
@@ -42,6 +51,16 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
         }
         return Reply::new(530, "Login incorrect.").into();
     };
+    complete_login(s, user, "Login successful.").await
+}
+
+/// Opens the user's home as their jail and marks the session logged in.
+pub(crate) async fn complete_login(
+    s: &mut Session,
+    user: ferry_store::User,
+    greeting: &str,
+) -> Next {
+    let name = user.name.clone();
     let home_path: PathBuf = s.ctx.config.home_of(&user);
     let home = match blocking(move || Home::open(&home_path)).await {
         Ok(h) => h,
@@ -55,5 +74,5 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
     tracing::info!("login ok");
     s.auth = AuthState::LoggedIn(Box::new(Account { user, home }));
     s.cwd = VirtualPath::root();
-    Reply::new(230, "Login successful.").into()
+    Reply::new(230, greeting).into()
 }

@@ -1,6 +1,6 @@
-//! SITE (RFC 959 §4.1.3): server-specific commands: `SITE HELP`, `SITE CHMOD` (permission
-//! bits only) and `SITE QUOTA` (usage and limits, human-readable and exact); EXEC and REGISTER
-//! arrive with their issues.
+//! SITE (RFC 959 §4.1.3): server-specific commands: `SITE HELP` (what this user may run),
+//! `SITE CHMOD` (permission bits only), `SITE QUOTA` (usage and limits, human-readable and
+//! exact), `SITE REGISTER` (site_register.rs) and `SITE EXEC` (site_exec.rs).
 
 use ferry_proto::size::format_size;
 use ferry_proto::Reply;
@@ -12,21 +12,30 @@ use crate::session::{blocking, Session};
 pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
     let (sub, rest) = arg.trim_start().split_once(' ').unwrap_or((arg.trim(), ""));
     match sub.to_ascii_uppercase().as_str() {
-        "HELP" => Reply::multi(
-            214,
-            vec![
-                "SITE commands:".into(),
-                " CHMOD <octal mode> <path>".into(),
-                " QUOTA".into(),
-                " HELP".into(),
-                "End".into(),
-            ],
-        )
-        .into(),
+        "HELP" => help(s),
         "CHMOD" => chmod(s, rest).await,
         "QUOTA" => quota(s).await,
+        "REGISTER" => super::site_register::start(s, rest).await,
+        "EXEC" => super::site_exec::handle(s, rest).await,
         other => Reply::new(504, format!("Unknown SITE command {other}.")).into(),
     }
+}
+
+fn help(s: &Session) -> Next {
+    let mut lines = vec![
+        "SITE commands:".to_owned(),
+        " CHMOD <octal mode> <path>".into(),
+        " QUOTA".into(),
+        " HELP".into(),
+    ];
+    if s.ctx.config.registration != crate::config::RegistrationMode::Off {
+        lines.push(" REGISTER <user> [invitation token]".into());
+    }
+    for name in super::site_exec::visible_commands(s) {
+        lines.push(format!(" EXEC {name}"));
+    }
+    lines.push("End".into());
+    Reply::multi(214, lines).into()
 }
 
 async fn chmod(s: &mut Session, arg: &str) -> Next {
