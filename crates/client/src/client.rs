@@ -1,0 +1,451 @@
+//! One logged-in FTP session: connect, log in, learn the server's features, run commands.
+//! A failure that leaves the control stream in an unknown state (a timeout, a dropped
+//! connection) discards the connection, so the next command cannot read a stale reply; the
+//! caller can [`Client::reconnect`] and carry on in the same directory.
+
+use std::time::Duration;
+
+use ferry_proto::hash::{parse_hash_reply, HashAlgo};
+use ferry_proto::Reply;
+
+use crate::control::Control;
+use crate::credentials::Credentials;
+use crate::error::{Error, Result};
+use crate::features::Features;
+use crate::verify::DigestMethod;
+
+/// How strictly transfers are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyMode {
+    /// Compare digests when the server offers one; otherwise trust sizes and say so.
+    #[default]
+    Auto,
+    /// Fail when the server offers no digest.
+    Required,
+    /// Never compute digests (sizes only).
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Connect and reply timeout; also the longest a data connection may stall.
+    pub timeout: Duration,
+    /// Active mode (the server connects to us) instead of passive.
+    pub active: bool,
+    pub verify: VerifyMode,
+    /// Reconnections after a transient failure before giving up.
+    pub retries: u32,
+    /// Bytes per second, when the user limits the rate.
+    pub rate_limit: Option<u64>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            active: false,
+            verify: VerifyMode::Auto,
+            retries: 3,
+            rate_limit: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Client {
+    ctrl: Option<Control>,
+    pub opts: ClientOptions,
+    authority: String,
+    credentials: Credentials,
+    pub(crate) features: Features,
+    /// The digest used to verify transfers (None with `--verify off`).
+    pub(crate) digest: Option<DigestMethod>,
+    /// The digest the server offers, whatever the verify mode (for `hash`).
+    offered: Option<DigestMethod>,
+    /// The algorithm `HASH` currently computes on the server (after `OPTS HASH`).
+    hash_selected: Option<HashAlgo>,
+    pub(crate) epsv_refused: bool,
+    /// The remote directory to return to after a reconnection.
+    cwd: Option<String>,
+    /// The "checking by size only" note was given (it is said once per session).
+    pub(crate) said_size_only: bool,
+    pub greeting: Reply,
+}
+
+impl Client {
+    /// Connects to `authority` (`host:port`) and logs in.
+    pub async fn connect(
+        authority: &str,
+        credentials: Credentials,
+        opts: ClientOptions,
+    ) -> Result<Client> {
+        let (ctrl, greeting) = Control::connect(authority, opts.timeout).await?;
+        let mut c = Client {
+            ctrl: Some(ctrl),
+            opts,
+            authority: authority.to_owned(),
+            credentials,
+            features: Features::default(),
+            digest: None,
+            offered: None,
+            hash_selected: None,
+            epsv_refused: false,
+            cwd: None,
+            said_size_only: false,
+            greeting,
+        };
+        c.login().await?;
+        Ok(c)
+    }
+
+    async fn login(&mut self) -> Result<()> {
+        let user = self.credentials.user.clone();
+        let r = self.ctrl()?.cmd(&format!("USER {user}")).await?;
+        let r = match r.code {
+            230 => r,
+            331 => {
+                let pass = self.credentials.password.clone();
+                self.ctrl()?.cmd(&format!("PASS {pass}")).await?
+            }
+            _ => return Err(login_error(&r)),
+        };
+        if r.code != 230 && r.code != 202 {
+            return Err(login_error(&r));
+        }
+        let feat = self.ctrl()?.cmd("FEAT").await?;
+        self.features = Features::parse(&feat);
+        self.hash_selected = self.features.hash_selected;
+        if self.features.has("UTF8") {
+            // Some servers only send UTF-8 names after this; a refusal changes nothing.
+            let _ = self.ctrl()?.cmd("OPTS UTF8 ON").await?;
+        }
+        // Binary always: ASCII mode would change the bytes (and their digest).
+        self.ctrl()?.cmd_ok("TYPE I").await?;
+        self.offered = DigestMethod::choose(&self.features);
+        self.digest = match self.opts.verify {
+            VerifyMode::Off => None,
+            _ => self.offered,
+        };
+        Ok(())
+    }
+
+    /// Opens a new connection to the same server as the same user, back in the directory the
+    /// old one was in.
+    pub async fn reconnect(&mut self) -> Result<()> {
+        self.ctrl = None;
+        let (ctrl, greeting) = Control::connect(&self.authority, self.opts.timeout).await?;
+        self.ctrl = Some(ctrl);
+        self.greeting = greeting;
+        self.epsv_refused = false;
+        self.login().await?;
+        if let Some(dir) = self.cwd.clone() {
+            self.ctrl()?.cmd_ok(&format!("CWD {dir}")).await?;
+        }
+        Ok(())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.ctrl.is_some()
+    }
+
+    pub fn user(&self) -> &str {
+        &self.credentials.user
+    }
+
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    pub fn digest_method(&self) -> Option<DigestMethod> {
+        self.digest
+    }
+
+    pub(crate) fn ctrl(&mut self) -> Result<&mut Control> {
+        self.ctrl.as_mut().ok_or(Error::NotConnected)
+    }
+
+    /// Drops the connection when `r` failed in a way that leaves it unusable.
+    pub(crate) fn settle<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            if matches!(
+                e,
+                Error::Network(_) | Error::Timeout { .. } | Error::Protocol(_)
+            ) || e.code() == Some(421)
+            {
+                self.ctrl = None;
+            }
+        }
+        r
+    }
+
+    pub(crate) fn drop_connection(&mut self) {
+        self.ctrl = None;
+    }
+
+    /// Sends any command line and returns the reply, whatever its code (`quote`).
+    pub async fn quote(&mut self, line: &str) -> Result<Reply> {
+        let r = self.ctrl()?.cmd(line).await;
+        self.settle(r)
+    }
+
+    async fn simple(&mut self, line: &str) -> Result<Reply> {
+        let r = self.ctrl()?.cmd_ok(line).await;
+        self.settle(r)
+    }
+
+    pub async fn pwd(&mut self) -> Result<String> {
+        let r = self.simple("PWD").await?;
+        parse_pwd(&r.text())
+            .ok_or_else(|| Error::Protocol(format!("unreadable PWD reply: {}", r.text())))
+    }
+
+    pub async fn cwd(&mut self, dir: &str) -> Result<()> {
+        self.simple(&format!("CWD {dir}")).await?;
+        // Remember where we are as an absolute path, for reconnections.
+        self.cwd = self.pwd().await.ok();
+        Ok(())
+    }
+
+    pub async fn cdup(&mut self) -> Result<()> {
+        self.simple("CDUP").await?;
+        self.cwd = self.pwd().await.ok();
+        Ok(())
+    }
+
+    pub async fn mkdir(&mut self, dir: &str) -> Result<()> {
+        self.simple(&format!("MKD {dir}")).await.map(drop)
+    }
+
+    pub async fn rmdir(&mut self, dir: &str) -> Result<()> {
+        self.simple(&format!("RMD {dir}")).await.map(drop)
+    }
+
+    pub async fn delete(&mut self, path: &str) -> Result<()> {
+        self.simple(&format!("DELE {path}")).await.map(drop)
+    }
+
+    pub async fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        let r = self.ctrl()?.cmd(&format!("RNFR {from}")).await;
+        let r = self.settle(r)?;
+        if r.code != 350 {
+            return Err(Error::server(format!("RNFR {from}"), &r));
+        }
+        self.simple(&format!("RNTO {to}")).await.map(drop)
+    }
+
+    pub async fn site(&mut self, args: &str) -> Result<Reply> {
+        self.simple(&format!("SITE {args}")).await
+    }
+
+    /// The size of a regular file; None when it does not exist (or is no file).
+    pub async fn size(&mut self, path: &str) -> Result<Option<u64>> {
+        let r = self.ctrl()?.cmd(&format!("SIZE {path}")).await;
+        let r = self.settle(r)?;
+        match r.code {
+            213 => r
+                .text()
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::Protocol(format!("unreadable SIZE reply: {}", r.text()))),
+            550 => Ok(None),
+            _ => Err(Error::server(format!("SIZE {path}"), &r)),
+        }
+    }
+
+    /// Whether `path` is a directory we can enter (CWD there and back).
+    pub async fn is_dir(&mut self, path: &str) -> Result<bool> {
+        let here = self.pwd().await?;
+        let r = self.ctrl()?.cmd(&format!("CWD {path}")).await;
+        let r = self.settle(r)?;
+        if r.code != 250 && r.code != 200 {
+            return Ok(false);
+        }
+        self.simple(&format!("CWD {here}")).await?;
+        Ok(true)
+    }
+
+    /// The bytes the server will still accept (`AVBL`), when it says.
+    pub async fn available(&mut self, path: Option<&str>) -> Result<Option<u64>> {
+        if !self.features.has("AVBL") {
+            return Ok(None);
+        }
+        let line = match path {
+            Some(p) => format!("AVBL {p}"),
+            None => "AVBL".to_owned(),
+        };
+        let r = self.quote(&line).await?;
+        Ok((r.code == 213)
+            .then(|| r.text().trim().parse().ok())
+            .flatten())
+    }
+
+    /// Announces an upload of `size` bytes (`ALLO`), so a quota refusal (`552`) comes before
+    /// any byte moves; a server without quotas may not know the command, which is fine.
+    pub async fn allocate(&mut self, size: u64) -> Result<()> {
+        let r = self.quote(&format!("ALLO {size}")).await?;
+        if r.code == 552 || r.code == 452 {
+            return Err(Error::server(format!("ALLO {size}"), &r));
+        }
+        Ok(())
+    }
+
+    /// The server's digest of `path`, or of the bytes `start..end` of it. None when this
+    /// server offers no way (or not for ranges).
+    pub async fn remote_digest(
+        &mut self,
+        path: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Option<(HashAlgo, String)>> {
+        let Some(method) = self.offered else {
+            return Ok(None);
+        };
+        if range.is_some() && !method.supports_ranges() {
+            return Ok(None);
+        }
+        let r = self.digest_inner(method, path, range).await;
+        self.settle(r)
+    }
+
+    async fn digest_inner(
+        &mut self,
+        method: DigestMethod,
+        path: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Option<(HashAlgo, String)>> {
+        match method {
+            DigestMethod::Hash { algo, .. } => {
+                if self.hash_selected != Some(algo) {
+                    self.ctrl()?
+                        .cmd_ok(&format!("OPTS HASH {}", algo.name()))
+                        .await?;
+                    self.hash_selected = Some(algo);
+                }
+                if let Some((start, end)) = range {
+                    if end == start {
+                        return Ok(Some((algo, empty_digest(algo))));
+                    }
+                    let r = self
+                        .ctrl()?
+                        .cmd(&format!("RANG {start} {}", end - 1))
+                        .await?;
+                    if r.code != 350 {
+                        return Err(Error::server("RANG", &r));
+                    }
+                }
+                let r = self.ctrl()?.cmd(&format!("HASH {path}")).await?;
+                match r.code {
+                    213 => {
+                        let (got, s, e, hex) = parse_hash_reply(&r.text()).ok_or_else(|| {
+                            Error::Protocol(format!("unreadable HASH reply: {}", r.text()))
+                        })?;
+                        if got != algo {
+                            return Err(Error::Protocol(format!(
+                                "asked for {algo}, the server answered {got}"
+                            )));
+                        }
+                        if let Some((start, end)) = range {
+                            if (s, e) != (start, end) {
+                                return Err(Error::Protocol(format!(
+                                    "asked for the digest of bytes {start}-{end}, got {s}-{e}"
+                                )));
+                            }
+                        }
+                        Ok(Some((algo, hex)))
+                    }
+                    // 556: the server will not hash a file this large; 504/502: not this one.
+                    556 | 502 | 504 => Ok(None),
+                    _ => Err(Error::server(format!("HASH {path}"), &r)),
+                }
+            }
+            DigestMethod::Legacy(algo) => {
+                let line = match range {
+                    Some((s, e)) => format!("{} {path} {s} {e}", algo.legacy_command()),
+                    None => format!("{} {path}", algo.legacy_command()),
+                };
+                if range.is_some_and(|(s, e)| s == e) {
+                    return Ok(Some((algo, empty_digest(algo))));
+                }
+                let r = self.ctrl()?.cmd(&line).await?;
+                match r.code {
+                    // The digest is the first word; some servers add the path after it.
+                    250 | 213 => {
+                        let hex = r
+                            .text()
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_lowercase();
+                        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            return Err(Error::Protocol(format!(
+                                "unreadable {} reply: {}",
+                                algo.legacy_command(),
+                                r.text()
+                            )));
+                        }
+                        Ok(Some((algo, hex)))
+                    }
+                    556 | 502 | 504 => Ok(None),
+                    _ => Err(Error::server(line, &r)),
+                }
+            }
+        }
+    }
+
+    /// Says goodbye; errors do not matter any more.
+    pub async fn quit(&mut self) {
+        if let Some(c) = self.ctrl.as_mut() {
+            let _ = c.cmd("QUIT").await;
+        }
+        self.ctrl = None;
+    }
+}
+
+fn login_error(r: &Reply) -> Error {
+    Error::Login(format!("{} {}", r.code, r.lines.join(" ").trim()))
+}
+
+fn empty_digest(algo: HashAlgo) -> String {
+    crate::verify::LocalHasher::new(algo)
+        .map(|h| h.finish_hex())
+        .unwrap_or_default()
+}
+
+/// The directory in a `257 "/a ""quoted"" dir" is current` reply (RFC 959 Appendix II).
+pub fn parse_pwd(text: &str) -> Option<String> {
+    let start = text.find('"')? + 1;
+    let mut out = String::new();
+    let mut chars = text[start..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                out.push('"');
+            } else {
+                return Some(out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pwd_replies() {
+        assert_eq!(
+            parse_pwd("\"/a \"\"b\"\"\" is current").as_deref(),
+            Some("/a \"b\"")
+        );
+        assert_eq!(parse_pwd("\"/\"").as_deref(), Some("/"));
+        assert_eq!(parse_pwd("no quotes"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! The control connection: one command line out, one reply in (RFC 959 §4.2), every wait
+//! bounded by the reply timeout. Lines are bounded too, so a hostile server cannot make the
+//! client buffer without end.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ferry_proto::{Reply, ReplyParser};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::error::{Error, Result};
+use crate::stream::NetStream;
+
+/// Longest reply line accepted (listings do not travel here; MLST and FEAT lines are short).
+const MAX_REPLY_LINE: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub struct Control {
+    io: BufReader<NetStream>,
+    timeout: Duration,
+    line: Vec<u8>,
+}
+
+impl Control {
+    /// Connects to the first address of `authority` (`host:port`) that answers.
+    pub async fn connect(authority: &str, timeout: Duration) -> Result<(Control, Reply)> {
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout(timeout, tokio::net::lookup_host(authority))
+                .await
+                .map_err(|_| Error::Timeout {
+                    what: format!("the address of {authority}"),
+                    after: timeout,
+                })?
+                .map_err(Error::Network)?
+                .collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{authority}: no address"));
+        for addr in addrs {
+            match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    // Small command lines must not wait for the peer's delayed ACK.
+                    let _ = s.set_nodelay(true);
+                    let mut c = Control {
+                        io: BufReader::new(NetStream::Plain(s)),
+                        timeout,
+                        line: Vec::new(),
+                    };
+                    let mut greeting = c.read_reply().await?;
+                    // 120: "service ready in nnn minutes"; the 220 follows.
+                    while greeting.code == 120 {
+                        greeting = c.read_reply().await?;
+                    }
+                    return match greeting.code {
+                        220 => Ok((c, greeting)),
+                        _ => Err(Error::server("connect", &greeting)),
+                    };
+                }
+                Ok(Err(e)) => last = e,
+                Err(_) => {
+                    last = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "connecting to {addr} timed out after {}s",
+                            timeout.as_secs()
+                        ),
+                    )
+                }
+            }
+        }
+        Err(Error::Network(last))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn stream(&self) -> &NetStream {
+        self.io.get_ref()
+    }
+
+    /// Sends one command line. CR and LF inside would smuggle a second command: refused.
+    pub async fn send(&mut self, line: &str) -> Result<()> {
+        if line.contains(['\r', '\n']) {
+            return Err(Error::Usage(
+                "a command may not contain a line break".to_owned(),
+            ));
+        }
+        let mut out = Vec::with_capacity(line.len() + 2);
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let t = self.timeout;
+        let w = self.io.get_mut();
+        tokio::time::timeout(t, async {
+            w.write_all(&out).await?;
+            w.flush().await
+        })
+        .await
+        .map_err(|_| Error::Timeout {
+            what: "the server to accept a command".to_owned(),
+            after: t,
+        })?
+        .map_err(Error::Network)
+    }
+
+    /// Reads one complete (possibly multi-line) reply.
+    pub async fn read_reply(&mut self) -> Result<Reply> {
+        let t = self.timeout;
+        tokio::time::timeout(t, self.read_reply_unbounded())
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "the server's reply".to_owned(),
+                after: t,
+            })?
+    }
+
+    /// Like [`Control::read_reply`] with another limit (a transfer's final reply may follow a
+    /// long server-side flush).
+    pub async fn read_reply_within(&mut self, t: Duration) -> Result<Reply> {
+        tokio::time::timeout(t, self.read_reply_unbounded())
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "the server's reply".to_owned(),
+                after: t,
+            })?
+    }
+
+    async fn read_reply_unbounded(&mut self) -> Result<Reply> {
+        let mut parser = ReplyParser::new();
+        loop {
+            self.read_line().await?;
+            let text = String::from_utf8_lossy(&self.line);
+            let text = text.trim_end_matches(['\r', '\n']);
+            match parser.push_line(text) {
+                Ok(Some(r)) => return Ok(r),
+                Ok(None) => {}
+                Err(e) => return Err(Error::Protocol(e.to_string())),
+            }
+        }
+    }
+
+    async fn read_line(&mut self) -> Result<()> {
+        self.line.clear();
+        loop {
+            let buf = self.io.fill_buf().await.map_err(Error::Network)?;
+            if buf.is_empty() {
+                return Err(Error::Network(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the control connection",
+                )));
+            }
+            let (take, done) = match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if self.line.len() + take > MAX_REPLY_LINE {
+                return Err(Error::Protocol("reply line too long".to_owned()));
+            }
+            self.line.extend_from_slice(&buf[..take]);
+            self.io.consume(take);
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends a command and reads its reply.
+    pub async fn cmd(&mut self, line: &str) -> Result<Reply> {
+        self.send(line).await?;
+        self.read_reply().await
+    }
+
+    /// Sends a command and requires a positive completion (2xx) reply.
+    pub async fn cmd_ok(&mut self, line: &str) -> Result<Reply> {
+        let r = self.cmd(line).await?;
+        if r.is_positive_completion() {
+            Ok(r)
+        } else {
+            Err(Error::server(line, &r))
+        }
+    }
+}

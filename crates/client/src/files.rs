@@ -1,0 +1,671 @@
+//! Whole-file operations as the user thinks of them: get and put with automatic, verified
+//! resume (see resume.rs), retried with backoff after transient failures (each retry resumes
+//! where the last one stopped), and their recursive forms over directory trees.
+//!
+//! Downloads go to `NAME.part` and become `NAME` only when complete and verified, so a `NAME`
+//! on disk is always a whole, checked copy. A mismatch keeps the `.part` for inspection; the
+//! next attempt sees that its digest differs and starts over.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ferry_proto::hash::HashAlgo;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, VerifyMode};
+use crate::error::{Error, Result};
+use crate::listing::{join, EntryType};
+use crate::progress::Progress;
+use crate::resume::{check_for, decide, hash_prefix, Check, Plan, Verdict};
+use crate::verify::LocalHasher;
+
+/// What one file transfer did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The destination, as the user would name it.
+    pub name: String,
+    /// The size of the file.
+    pub size: u64,
+    /// Bytes moved by this transfer (less than `size` when resumed, 0 when skipped).
+    pub bytes: u64,
+    pub resumed_from: u64,
+    pub skipped: bool,
+    /// The digest both sides agreed on; None when only sizes could be compared.
+    pub verified: Option<HashAlgo>,
+    pub elapsed: Duration,
+}
+
+/// What a recursive or multi-file transfer did: the outcomes, and the failures it went past.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub outcomes: Vec<Outcome>,
+    pub failures: Vec<(String, Error)>,
+}
+
+impl BatchOutcome {
+    /// The first failure, to report as the result of the whole batch.
+    pub fn into_result(mut self) -> Result<Vec<Outcome>> {
+        if self.failures.is_empty() {
+            Ok(self.outcomes)
+        } else {
+            Err(self.failures.swap_remove(0).1)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Get(&'a str, &'a Path),
+    Put(&'a Path, &'a str),
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64 << attempt.min(4))
+}
+
+/// `NAME.part` beside `NAME`.
+pub fn part_path(local: &Path) -> PathBuf {
+    let mut s = local.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+fn file_size(p: &Path) -> Option<u64> {
+    fs::metadata(p)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+fn base_name(path: &str) -> &str {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+}
+
+impl Client {
+    /// Runs `op` until it succeeds, fails for good, or the retries are spent; reconnects
+    /// between attempts.
+    async fn with_retries(
+        &mut self,
+        op: Op<'_>,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome> {
+        let mut attempt = 0;
+        loop {
+            let r = match self.is_connected() {
+                true => Ok(()),
+                false => self.reconnect().await,
+            };
+            let r = match (r, op) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Op::Get(remote, local)) => {
+                    self.get_once(remote, local, progress, cancel).await
+                }
+                (Ok(()), Op::Put(local, remote)) => {
+                    self.put_once(local, remote, progress, cancel).await
+                }
+            };
+            match r {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < self.opts.retries
+                        && !cancel.is_cancelled() =>
+                {
+                    attempt += 1;
+                    let wait = backoff(attempt);
+                    progress.note(&format!(
+                        "{e}; retrying in {:.1}s (attempt {attempt} of {})",
+                        wait.as_secs_f64(),
+                        self.opts.retries
+                    ));
+                    self.drop_connection();
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Err(Error::Aborted),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn size_only_note(&mut self, progress: &dyn Progress) {
+        if !self.said_size_only && self.opts.verify != VerifyMode::Off {
+            self.said_size_only = true;
+            progress.note("the server offers no digest (HASH, XSHA256, XSHA1, XMD5): resuming and checking by size only");
+        }
+    }
+
+    fn hash_algo(&self) -> Option<HashAlgo> {
+        self.digest.map(|d| d.algo())
+    }
+
+    /// Downloads `remote` to `local` (a file, or an existing directory to put it in).
+    pub async fn get_file(
+        &mut self,
+        remote: &str,
+        local: &Path,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome> {
+        let local = if local.is_dir() {
+            local.join(base_name(remote))
+        } else {
+            local.to_owned()
+        };
+        self.with_retries(Op::Get(remote, &local), progress, cancel)
+            .await
+    }
+
+    async fn get_once(
+        &mut self,
+        remote: &str,
+        local: &Path,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome> {
+        let started = Instant::now();
+        let name = local.display().to_string();
+        let size = match self.size(remote).await {
+            Ok(Some(s)) => Some(s),
+            Ok(None) => {
+                if self.is_dir(remote).await.unwrap_or(false) {
+                    return Err(Error::Usage(format!(
+                        "{remote} is a directory (use -r to download a tree)"
+                    )));
+                }
+                return Err(Error::Server {
+                    command: format!("RETR {remote}"),
+                    code: 550,
+                    text: "No such file or no permission.".to_owned(),
+                });
+            }
+            // No SIZE: the file can still be fetched, without resume.
+            Err(e) if matches!(e.code(), Some(500 | 502)) => None,
+            Err(e) => return Err(e),
+        };
+        let algo = self.hash_algo();
+        // Something that is not a regular file (/dev/null, a pipe) is written straight through.
+        let direct = local.exists() && !local.is_file();
+        let part = if direct {
+            local.to_owned()
+        } else {
+            part_path(local)
+        };
+        let candidate = if direct {
+            None
+        } else if let Some(s) = file_size(&part) {
+            Some((part.clone(), s))
+        } else {
+            file_size(local).map(|s| (local.to_owned(), s))
+        };
+
+        let (plan, verdict, mut hasher) = match (size, &candidate) {
+            (Some(want), Some((path, have))) => {
+                let check = check_for(Some(*have), want);
+                let (verdict, hasher) = self
+                    .compare_local(remote, path, check, algo, progress)
+                    .await?;
+                (
+                    decide(check, verdict, self.opts.verify, remote)?,
+                    verdict,
+                    hasher,
+                )
+            }
+            _ => (Plan::Fresh, Verdict::Unknown, None),
+        };
+        if plan == Plan::Fresh {
+            hasher = algo.and_then(LocalHasher::new);
+            if let Some((p, have)) = &candidate {
+                if *have > 0 && (verdict == Verdict::Different || size.is_some_and(|s| *have > s)) {
+                    progress.note(&format!(
+                        "{}: the local copy ({have} bytes) differs from the server's file; downloading it again",
+                        p.display()
+                    ));
+                }
+            }
+        }
+        let size_known = size.unwrap_or(0);
+        match plan {
+            Plan::Skip => {
+                if let Some((p, _)) = &candidate {
+                    if *p != local {
+                        fs::rename(p, local)
+                            .map_err(|e| Error::local(format!("renaming {}", p.display()), e))?;
+                    }
+                }
+                progress.note(&format!("{name}: already complete and identical, skipped"));
+                return Ok(Outcome {
+                    name,
+                    size: size_known,
+                    bytes: 0,
+                    resumed_from: size_known,
+                    skipped: true,
+                    verified: algo.filter(|_| verdict == Verdict::Same),
+                    elapsed: started.elapsed(),
+                });
+            }
+            Plan::Resume(n) => {
+                if let Some((p, _)) = &candidate {
+                    if *p != part {
+                        fs::rename(p, &part)
+                            .map_err(|e| Error::local(format!("renaming {}", p.display()), e))?;
+                    }
+                }
+                progress.note(&format!("{name}: resuming at byte {n}"));
+            }
+            Plan::Fresh => {}
+        }
+        let offset = match plan {
+            Plan::Resume(n) => n,
+            _ => 0,
+        };
+        let file = if direct {
+            OpenOptions::new().write(true).open(&part)
+        } else if offset > 0 {
+            OpenOptions::new().append(true).open(&part)
+        } else {
+            File::create(&part)
+        }
+        .map_err(|e| Error::local(format!("opening {}", part.display()), e))?;
+
+        progress.start(&name, size, offset);
+        let got = self
+            .retrieve(remote, offset, file, hasher, progress, cancel)
+            .await;
+        progress.finish();
+        let got = got?;
+        let total = offset + got.bytes;
+        if let Some(want) = size {
+            if total < want {
+                // A short transfer the server called complete: resume it on the next try.
+                return Err(Error::Network(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{remote}: received {total} of {want} bytes"),
+                )));
+            }
+        }
+        drop(got.file);
+        let verified = self.verify_whole(remote, got.hasher, progress).await?;
+        if !direct {
+            fs::rename(&part, local)
+                .map_err(|e| Error::local(format!("renaming {}", part.display()), e))?;
+        }
+        Ok(Outcome {
+            name,
+            size: total,
+            bytes: got.bytes,
+            resumed_from: offset,
+            skipped: false,
+            verified,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Compares a local file with the remote one as `check` asks; returns the verdict and,
+    /// for a prefix, the hasher that has seen the local bytes (to go on over the rest).
+    async fn compare_local(
+        &mut self,
+        remote: &str,
+        local: &Path,
+        check: Check,
+        algo: Option<HashAlgo>,
+        progress: &dyn Progress,
+    ) -> Result<(Verdict, Option<LocalHasher>)> {
+        let n = match check {
+            Check::None => return Ok((Verdict::Unknown, None)),
+            Check::Prefix(n) => n,
+            Check::Whole => file_size(local).unwrap_or(0),
+        };
+        let Some(algo) = algo else {
+            self.size_only_note(progress);
+            return Ok((Verdict::Unknown, None));
+        };
+        let range = match check {
+            Check::Prefix(n) => Some((0, n)),
+            _ => None,
+        };
+        let theirs = self.remote_digest(remote, range).await?;
+        let mine = hash_prefix(local, n, algo).await?;
+        let verdict = match theirs {
+            Some((_, hex)) if hex == mine.peek_hex() => Verdict::Same,
+            Some(_) => Verdict::Different,
+            None => {
+                self.size_only_note(progress);
+                Verdict::Unknown
+            }
+        };
+        Ok((verdict, Some(mine)))
+    }
+
+    /// After a transfer: the server's digest of the whole file against ours.
+    async fn verify_whole(
+        &mut self,
+        remote: &str,
+        hasher: Option<LocalHasher>,
+        progress: &dyn Progress,
+    ) -> Result<Option<HashAlgo>> {
+        let Some(h) = hasher else {
+            if self.opts.verify == VerifyMode::Required {
+                return Err(Error::VerifyUnavailable(remote.to_owned()));
+            }
+            if self.opts.verify == VerifyMode::Auto {
+                self.size_only_note(progress);
+            }
+            return Ok(None);
+        };
+        let algo = h.algo();
+        match self.remote_digest(remote, None).await? {
+            Some((_, theirs)) => {
+                let mine = h.finish_hex();
+                if mine == theirs {
+                    Ok(Some(algo))
+                } else {
+                    Err(Error::Integrity {
+                        path: remote.to_owned(),
+                        algo: algo.name().to_owned(),
+                        local: mine,
+                        remote: theirs,
+                    })
+                }
+            }
+            None if self.opts.verify == VerifyMode::Required => {
+                Err(Error::VerifyUnavailable(remote.to_owned()))
+            }
+            None => {
+                progress.note(&format!(
+                    "{remote}: the server did not give a digest; not verified"
+                ));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Uploads `local` to `remote` (a file path, or a directory — ending in `/` or existing —
+    /// to put it in).
+    pub async fn put_file(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome> {
+        let meta =
+            fs::metadata(local).map_err(|e| Error::local(format!("{}", local.display()), e))?;
+        if meta.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is a directory (use -r to upload a tree)",
+                local.display()
+            )));
+        }
+        let file_name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let into_dir = remote.is_empty()
+            || remote.ends_with('/')
+            || (self.size(remote).await?.is_none() && self.is_dir(remote).await?);
+        let remote = if into_dir {
+            join(remote, &file_name)
+        } else {
+            remote.to_owned()
+        };
+        self.with_retries(Op::Put(local, &remote), progress, cancel)
+            .await
+    }
+
+    async fn put_once(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome> {
+        let started = Instant::now();
+        let file =
+            File::open(local).map_err(|e| Error::local(format!("{}", local.display()), e))?;
+        let want = file
+            .metadata()
+            .map_err(|e| Error::local(format!("{}", local.display()), e))?
+            .len();
+        let have = self.size(remote).await?;
+        let algo = self.hash_algo();
+        let check = check_for(have, want);
+        // Here the remote file is the partial one: its bytes against our prefix.
+        let (verdict, hasher) = self
+            .compare_local(remote, local, check, algo, progress)
+            .await?;
+        let plan = decide(check, verdict, self.opts.verify, remote)?;
+        let name = remote.to_owned();
+        let (offset, hasher) = match plan {
+            Plan::Skip => {
+                progress.note(&format!(
+                    "{name}: already on the server and identical, skipped"
+                ));
+                return Ok(Outcome {
+                    name,
+                    size: want,
+                    bytes: 0,
+                    resumed_from: want,
+                    skipped: true,
+                    verified: algo.filter(|_| verdict == Verdict::Same),
+                    elapsed: started.elapsed(),
+                });
+            }
+            Plan::Resume(n) => {
+                progress.note(&format!("{name}: resuming at byte {n}"));
+                (n, hasher)
+            }
+            Plan::Fresh => {
+                if let (Some(h), Verdict::Different) = (have, verdict) {
+                    progress.note(&format!(
+                        "{name}: the server's copy ({h} bytes) differs from the local file; uploading it again"
+                    ));
+                }
+                (0, algo.and_then(LocalHasher::new))
+            }
+        };
+        // Ask before sending: a quota refusal now costs nothing. Overwriting frees the old
+        // size, so only the growth needs room.
+        let needed = want.saturating_sub(if offset > 0 {
+            offset
+        } else {
+            have.unwrap_or(0)
+        });
+        self.allocate(needed).await?;
+        if let Some(avail) = self.available(None).await? {
+            if avail < needed {
+                return Err(Error::Server {
+                    command: "AVBL".to_owned(),
+                    code: 552,
+                    text: format!(
+                        "the server has room for {avail} more bytes, {needed} are needed"
+                    ),
+                });
+            }
+        }
+        let append = offset > 0 && !self.features.rest_stream;
+        progress.start(&name, Some(want), offset);
+        let sent = self
+            .store(remote, offset, append, file, hasher, progress, cancel)
+            .await;
+        progress.finish();
+        let (bytes, hasher) = sent?;
+        if offset + bytes != want {
+            return Err(Error::local(
+                format!("{}", local.display()),
+                std::io::Error::other("the file changed size while being uploaded"),
+            ));
+        }
+        if hasher.is_none() {
+            // Without digests, at least the size must be right.
+            if let Some(got) = self.size(remote).await? {
+                if got != want {
+                    return Err(Error::Integrity {
+                        path: remote.to_owned(),
+                        algo: "size".to_owned(),
+                        local: want.to_string(),
+                        remote: got.to_string(),
+                    });
+                }
+            }
+        }
+        let verified = self.verify_whole(remote, hasher, progress).await?;
+        Ok(Outcome {
+            name,
+            size: want,
+            bytes,
+            resumed_from: offset,
+            skipped: false,
+            verified,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Downloads a remote directory tree into `local` (created as needed).
+    pub async fn get_tree(
+        &mut self,
+        remote: &str,
+        local: &Path,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<BatchOutcome> {
+        let mut files = Vec::new();
+        let mut dirs = vec![(remote.to_owned(), local.to_owned())];
+        let mut i = 0;
+        while i < dirs.len() {
+            let (rdir, ldir) = dirs[i].clone();
+            i += 1;
+            let entries = self.list(&rdir, cancel).await?;
+            for e in entries {
+                let (r, l) = (join(&rdir, &e.name), ldir.join(&e.name));
+                match e.kind {
+                    EntryType::Dir => dirs.push((r, l)),
+                    EntryType::File => files.push((r, l, e.size.unwrap_or(0))),
+                    _ => progress.note(&format!("{r}: not a regular file, skipped")),
+                }
+            }
+        }
+        for (_, l) in &dirs {
+            fs::create_dir_all(l)
+                .map_err(|e| Error::local(format!("creating {}", l.display()), e))?;
+        }
+        progress.batch(files.len(), files.iter().map(|f| f.2).sum());
+        let mut out = BatchOutcome::default();
+        for (r, l, _) in files {
+            if cancel.is_cancelled() {
+                return Err(Error::Aborted);
+            }
+            match self.get_file(&r, &l, progress, cancel).await {
+                Ok(o) => out.outcomes.push(o),
+                Err(Error::Aborted) => return Err(Error::Aborted),
+                Err(e) => {
+                    progress.note(&format!("{r}: {e}"));
+                    out.failures.push((r, e));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Uploads a local directory tree into `remote` (created as needed).
+    pub async fn put_tree(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<BatchOutcome> {
+        let mut files = Vec::new();
+        let mut dirs = vec![(local.to_owned(), remote.to_owned())];
+        let mut i = 0;
+        while i < dirs.len() {
+            let (ldir, rdir) = dirs[i].clone();
+            i += 1;
+            let mut entries: Vec<_> = fs::read_dir(&ldir)
+                .map_err(|e| Error::local(format!("{}", ldir.display()), e))?
+                .filter_map(|e| e.ok())
+                .collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let (l, r) = (e.path(), join(&rdir, &name));
+                // Follows symlinks, as cp -r of a named tree would upload what they point to.
+                match fs::metadata(&l) {
+                    Ok(m) if m.is_dir() => dirs.push((l, r)),
+                    Ok(m) if m.is_file() => files.push((l, r, m.len())),
+                    _ => progress.note(&format!("{}: not a regular file, skipped", l.display())),
+                }
+            }
+        }
+        for (_, r) in &dirs {
+            self.ensure_dir(r).await?;
+        }
+        progress.batch(files.len(), files.iter().map(|f| f.2).sum());
+        let mut out = BatchOutcome::default();
+        for (l, r, _) in files {
+            if cancel.is_cancelled() {
+                return Err(Error::Aborted);
+            }
+            match self.put_file(&l, &r, progress, cancel).await {
+                Ok(o) => out.outcomes.push(o),
+                Err(Error::Aborted) => return Err(Error::Aborted),
+                Err(e) => {
+                    progress.note(&format!("{}: {e}", l.display()));
+                    out.failures.push((r, e));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a remote directory unless it already exists.
+    pub async fn ensure_dir(&mut self, dir: &str) -> Result<()> {
+        match self.mkdir(dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some(550) || e.code() == Some(553) || e.code() == Some(521) => {
+                if self.is_dir(dir).await? {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a remote directory and everything in it.
+    pub async fn remove_tree(&mut self, dir: &str, cancel: &CancellationToken) -> Result<()> {
+        let entries = self.list(dir, cancel).await?;
+        for e in entries {
+            let p = join(dir, &e.name);
+            if e.kind == EntryType::Dir {
+                Box::pin(self.remove_tree(&p, cancel)).await?;
+            } else {
+                self.delete(&p).await?;
+            }
+        }
+        self.rmdir(dir).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_names_and_backoff() {
+        assert_eq!(
+            part_path(Path::new("/x/fé.bin")),
+            PathBuf::from("/x/fé.bin.part")
+        );
+        assert_eq!(base_name("/a/b/"), "b");
+        assert_eq!(base_name("c"), "c");
+        assert!(backoff(1) < backoff(2));
+        assert_eq!(backoff(10), backoff(4));
+    }
+}

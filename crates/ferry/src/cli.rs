@@ -1,0 +1,151 @@
+//! The command line: what a user types, and the help that teaches it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ferry_client::VerifyMode;
+
+const ABOUT: &str = "Ferry: an FTP client that resumes and verifies by itself.
+
+Run a single command (get, put, ls, mkdir, rm, hash), or give just a URL to open an
+interactive shell (`help` inside it lists its commands).";
+
+const AFTER_HELP: &str = "URLs:
+  ftp://[user[:password]@]host[:port]/path     port 21 unless given; IPv6 as ftp://[::1]:2121/
+  Characters such as spaces or '@' in names may be percent-encoded (%20, %40).
+
+Examples:
+  ferry ftp://alice@files.example.com/          open the interactive shell
+  ferry get ftp://alice@host/big.iso            download (resumes by itself if interrupted)
+  ferry get -r ftp://alice@host/photos ./pics   download a whole directory
+  ferry put report.pdf ftp://alice@host/inbox/  upload into a directory
+  ferry ls --json ftp://alice@host/             list as JSON
+  ferry hash ftp://alice@host/big.iso           print the server's SHA-256
+
+Passwords, first found wins: the URL, ~/.netrc (machine/login/password), the FERRY_PASSWORD
+environment variable, then a prompt (no echo) when run in a terminal. They are never printed
+and never kept in the shell history.
+
+Resume and verification: downloads are written to NAME.part and renamed when complete. An
+existing partial file (or remote file, for uploads) is kept only if its bytes match the
+source's first bytes, checked by digest (HASH, XSHA256, XSHA1 or XMD5, whatever the server
+offers); a complete transfer is compared by SHA-256 when the server can compute it. Without
+any digest on the server, sizes alone decide (you are told), unless --verify required.
+
+Exit status:
+  0  success               4  not found or permission denied
+  1  other error           5  over quota or disk full (552/452)
+  2  usage error           6  integrity check failed (digests differ)
+  3  login failed          7  network error or timeout";
+
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Open the interactive shell connected to this URL.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Log in as this user when the URL names none.
+    #[arg(short, long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// No progress bars or notes: print only the final summary (and errors).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Active mode: the server connects back to us (EPRT/PORT). Passive is the default.
+    #[arg(long, global = true)]
+    pub active: bool,
+    /// Seconds to wait for a connection, a reply or data before giving up.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+    /// Reconnect and resume this many times after a network failure.
+    #[arg(long, global = true, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+    /// auto: compare digests when the server offers one; required: fail otherwise; off: sizes only.
+    #[arg(long, global = true, value_enum, default_value_t = Verify::Auto)]
+    pub verify: Verify,
+    /// Limit the transfer rate, e.g. 500k or 10M (bytes per second).
+    #[arg(long, global = true, value_name = "RATE", value_parser = parse_rate)]
+    pub limit_rate: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Verify {
+    Auto,
+    Required,
+    Off,
+}
+
+impl From<Verify> for VerifyMode {
+    fn from(v: Verify) -> VerifyMode {
+        match v {
+            Verify::Auto => VerifyMode::Auto,
+            Verify::Required => VerifyMode::Required,
+            Verify::Off => VerifyMode::Off,
+        }
+    }
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    match ferry_proto::size::parse_size(s)? {
+        Some(0) | None => Err("the rate must be a positive size such as 500k".to_owned()),
+        Some(n) => Ok(n),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download a file (or a directory tree with -r).
+    ///
+    /// LOCAL may be a file name or an existing directory; by default the file keeps its
+    /// name in the current directory. An interrupted download resumes on the next run.
+    Get {
+        /// Download a directory and everything below it.
+        #[arg(short, long)]
+        recursive: bool,
+        /// The remote file, e.g. ftp://alice@host/dir/file.bin
+        url: String,
+        /// Where to save it.
+        local: Option<String>,
+    },
+    /// Upload a file (or a directory tree with -r).
+    ///
+    /// A URL ending in / (or naming an existing directory) receives the file under its own
+    /// name. An interrupted upload resumes on the next run.
+    Put {
+        /// Upload a directory and everything below it.
+        #[arg(short, long)]
+        recursive: bool,
+        /// The local file.
+        local: String,
+        /// Where to put it, e.g. ftp://alice@host/inbox/
+        url: String,
+    },
+    /// List a remote directory (ls -l style, or JSON).
+    Ls {
+        /// One JSON array of {name, type, size, modified, mode}.
+        #[arg(long)]
+        json: bool,
+        url: String,
+    },
+    /// Create a remote directory.
+    Mkdir { url: String },
+    /// Delete a remote file (or a directory tree with -r).
+    Rm {
+        /// Delete a directory and everything below it.
+        #[arg(short, long)]
+        recursive: bool,
+        url: String,
+    },
+    /// Print the server's digest of a remote file (SHA-256 when it can).
+    Hash {
+        /// One JSON object {path, algorithm, digest}.
+        #[arg(long)]
+        json: bool,
+        url: String,
+    },
+}

@@ -1,0 +1,191 @@
+//! The one-shot subcommands: connect, do one thing, print its result, exit with its code.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ferry_client::{CancellationToken, Client, Error, FtpUrl, Result};
+
+use crate::cli::{Command, Global};
+use crate::output;
+use crate::progress::Bars;
+
+/// The URL a command operates on.
+fn url_of(cmd: &Command) -> &str {
+    match cmd {
+        Command::Get { url, .. }
+        | Command::Put { url, .. }
+        | Command::Ls { url, .. }
+        | Command::Mkdir { url }
+        | Command::Rm { url, .. }
+        | Command::Hash { url, .. } => url,
+    }
+}
+
+pub async fn run(cmd: Command, g: &Global, creds: ferry_client::Credentials) -> Result<()> {
+    let url = FtpUrl::parse(url_of(&cmd))?;
+    let mut client = crate::login::connect(&url, creds, g).await?;
+    let r = execute(&mut client, &url, cmd, g).await;
+    client.quit().await;
+    r
+}
+
+pub fn parse_url(cmd: &Command) -> Result<FtpUrl> {
+    FtpUrl::parse(url_of(cmd))
+}
+
+fn need_path(url: &FtpUrl) -> Result<&str> {
+    if url.path.is_empty() || url.path == "/" {
+        Err(Error::Usage(format!("{url}: the URL must name a path")))
+    } else {
+        Ok(&url.path)
+    }
+}
+
+async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) -> Result<()> {
+    let cancel = CancellationToken::new();
+    let bars = Bars::new(g.quiet);
+    match cmd {
+        Command::Get {
+            recursive, local, ..
+        } => {
+            let remote = need_path(url)?;
+            let name = remote
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+                .unwrap_or("download")
+                .to_owned();
+            if recursive {
+                let local = local
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(&name));
+                let started = Instant::now();
+                let batch = client.get_tree(remote, &local, &bars, &cancel).await?;
+                bars.clear();
+                println!(
+                    "{}",
+                    output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
+                );
+                batch.into_result().map(drop)
+            } else {
+                let local = local
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(&name));
+                let o = client.get_file(remote, &local, &bars, &cancel).await?;
+                println!("{}", output::summary(&o));
+                Ok(())
+            }
+        }
+        Command::Put {
+            recursive, local, ..
+        } => {
+            let local = PathBuf::from(local);
+            if recursive {
+                let base = base_name(&local);
+                let remote = if url.path.is_empty() || url.path.ends_with('/') {
+                    ferry_client::listing::join(&url.path, &base)
+                } else {
+                    url.path.clone()
+                };
+                let started = Instant::now();
+                let batch = client.put_tree(&local, &remote, &bars, &cancel).await?;
+                bars.clear();
+                println!(
+                    "{}",
+                    output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
+                );
+                batch.into_result().map(drop)
+            } else {
+                let o = client.put_file(&local, &url.path, &bars, &cancel).await?;
+                println!("{}", output::summary(&o));
+                Ok(())
+            }
+        }
+        Command::Ls { json, .. } => ls(client, &url.path, json, &cancel).await,
+        Command::Mkdir { .. } => client.mkdir(need_path(url)?).await,
+        Command::Rm { recursive, .. } => {
+            let path = need_path(url)?;
+            if recursive {
+                return client.remove_tree(path, &cancel).await;
+            }
+            match client.delete(path).await {
+                Err(e) if e.code() == Some(550) && client.is_dir(path).await.unwrap_or(false) => {
+                    Err(Error::Usage(format!(
+                        "{path} is a directory (use rm -r to delete a tree)"
+                    )))
+                }
+                r => r,
+            }
+        }
+        Command::Hash { json, .. } => {
+            let path = need_path(url)?;
+            let (algo, hex) = remote_hash(client, path).await?;
+            if json {
+                println!("{}", output::digest_json(path, algo.name(), &hex));
+            } else {
+                println!("{hex}  {path}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn base_name(p: &Path) -> String {
+    p.canonicalize()
+        .ok()
+        .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "upload".to_owned())
+}
+
+/// The server's digest of a file, or an error saying why there is none.
+pub async fn remote_hash(
+    client: &mut Client,
+    path: &str,
+) -> Result<(ferry_proto::hash::HashAlgo, String)> {
+    if client.size(path).await?.is_none() {
+        return Err(Error::Server {
+            command: format!("HASH {path}"),
+            code: 550,
+            text: "No such file or no permission.".to_owned(),
+        });
+    }
+    client.remote_digest(path, None).await?.ok_or_else(|| {
+        Error::Protocol("the server offers no digest command (HASH, XSHA256, XSHA1, XMD5)".into())
+    })
+}
+
+/// Prints a listing: MLSD-based `ls -l` lines, raw `LIST` lines from servers without MLSD,
+/// or JSON. A path naming a file lists that file.
+pub async fn ls(
+    client: &mut Client,
+    path: &str,
+    json: bool,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let mlsd = client.features().has("MLST");
+    if !mlsd && !json {
+        for line in client.list_raw(path, cancel).await? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let entries = match client.list(path, cancel).await {
+        Ok(e) => e,
+        Err(e) if e.code() == Some(550) || e.code() == Some(501) => {
+            match client.stat(path).await? {
+                Some(entry) => vec![entry],
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    if json {
+        println!("{}", output::entries_json(&entries));
+    } else {
+        for line in output::entries_long(&entries) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}

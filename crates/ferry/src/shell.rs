@@ -1,0 +1,864 @@
+//! The interactive shell: a rustyline prompt over one client session.
+//!
+//! Each command runs on the runtime while the terminal is in its normal mode, so Ctrl-C
+//! arrives as SIGINT: it cancels the running command (a transfer sends ABOR and keeps the
+//! session) and the prompt comes back. At the prompt rustyline reads Ctrl-C as a key (the
+//! line is dropped) and Ctrl-D as the end (like `bye`). History is kept per user under
+//! `$XDG_DATA_HOME/ferry/history` (or `~/.local/share/ferry/history`); lines that carry a
+//! password are never added.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_client::glob::{is_pattern, matches};
+use ferry_client::listing::join;
+use ferry_client::url::contains_password;
+use ferry_client::{CancellationToken, Client, EntryType, Error, FtpUrl, Result};
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{CompletionType, Config, Editor};
+use tokio::runtime::Runtime;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use crate::cli::Global;
+use crate::complete::ShellHelper;
+use crate::output;
+use crate::progress::Bars;
+
+/// Every shell command: name, arguments, what it does (for `help` and completion).
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    ("open", "URL", "connect to ftp://user@host[:port]/dir"),
+    ("close", "", "disconnect"),
+    ("bye", "", "disconnect and leave (also quit, exit, Ctrl-D)"),
+    ("help", "[COMMAND]", "list the commands, or explain one"),
+    ("cd", "DIR", "change the remote directory"),
+    ("cdup", "", "go to the parent remote directory"),
+    ("pwd", "", "print the remote directory"),
+    (
+        "lcd",
+        "[DIR]",
+        "change the local directory (home without DIR)",
+    ),
+    ("lpwd", "", "print the local directory"),
+    ("ls", "[PATH]", "list a remote directory (ls -l style)"),
+    ("dir", "[PATH]", "same as ls"),
+    ("lls", "[DIR]", "list a local directory"),
+    ("mkdir", "DIR", "create a remote directory"),
+    ("rmdir", "DIR", "remove an empty remote directory"),
+    (
+        "rm",
+        "[-r] PATH...",
+        "delete remote files (wildcards allowed; -r for trees)",
+    ),
+    ("rename", "FROM TO", "rename or move a remote file"),
+    (
+        "get",
+        "[-r] REMOTE [LOCAL]",
+        "download (resumes and verifies by itself)",
+    ),
+    (
+        "put",
+        "[-r] LOCAL [REMOTE]",
+        "upload (resumes and verifies by itself)",
+    ),
+    (
+        "mget",
+        "PATTERN...",
+        "download every remote file matching (e.g. *.txt)",
+    ),
+    ("mput", "PATTERN...", "upload every local file matching"),
+    (
+        "reget",
+        "REMOTE [LOCAL]",
+        "resume a download (get does this too)",
+    ),
+    (
+        "reput",
+        "LOCAL [REMOTE]",
+        "resume an upload (put does this too)",
+    ),
+    ("hash", "PATH", "print the server's digest of a file"),
+    ("quota", "", "show your quota on the server"),
+    ("site", "ARGS", "send a SITE command (SITE HELP lists them)"),
+    (
+        "quote",
+        "LINE",
+        "send a raw FTP command and print the reply",
+    ),
+];
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+struct Shell {
+    g: Global,
+    client: Option<Client>,
+    url: Option<FtpUrl>,
+    cwd: String,
+    names: Arc<Mutex<Vec<String>>>,
+    names_stale: bool,
+    bars: Bars,
+}
+
+/// `$XDG_DATA_HOME/ferry/history`, else `~/.local/share/ferry/history`.
+pub fn history_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))?;
+    Some(base.join("ferry").join("history"))
+}
+
+/// Whether a line must stay out of the history.
+fn is_secret(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    let first = words.next().unwrap_or("");
+    let second = words.next().unwrap_or("");
+    contains_password(line)
+        || (first.eq_ignore_ascii_case("quote") && second.eq_ignore_ascii_case("PASS"))
+}
+
+/// Splits a line into words: whitespace separates, "double" or 'single' quotes group,
+/// a backslash escapes the next character.
+pub fn split_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\\') | (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    in_word = true;
+                }
+            }
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// Runs `fut` to its end; SIGINT meanwhile cancels it (it then winds down by itself).
+async fn cancellable<F: Future>(
+    fut: F,
+    cancel: &CancellationToken,
+    sigint: &mut Signal,
+) -> F::Output {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            out = &mut fut => return out,
+            _ = sigint.recv(), if !cancel.is_cancelled() => {
+                eprintln!("^C: aborting...");
+                cancel.cancel();
+            }
+        }
+    }
+}
+
+pub fn run(g: Global, url: Option<String>) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ferry: cannot start: {e}");
+            return crate::exit::OTHER;
+        }
+    };
+    // Installed now, before any command, so a Ctrl-C during the first one cannot kill us.
+    let mut sigint = match rt.block_on(async { signal(SignalKind::interrupt()) }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ferry: cannot handle Ctrl-C: {e}");
+            return crate::exit::OTHER;
+        }
+    };
+    let config = Config::builder()
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        .max_history_size(5000)
+        .map(|b| b.build())
+        .unwrap_or_default();
+    let mut rl: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
+        Ok(rl) => rl,
+        Err(e) => {
+            eprintln!("ferry: cannot start the shell: {e}");
+            return crate::exit::OTHER;
+        }
+    };
+    let names = Arc::new(Mutex::new(Vec::new()));
+    rl.set_helper(Some(ShellHelper::new(Arc::clone(&names))));
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = rl.load_history(h);
+    }
+    let mut shell = Shell {
+        bars: Bars::new(g.quiet),
+        g,
+        client: None,
+        url: None,
+        cwd: String::new(),
+        names,
+        names_stale: false,
+    };
+    if let Some(u) = url {
+        shell.open(&u, &rt);
+    }
+    loop {
+        if shell.names_stale {
+            shell.names_stale = false;
+            let cancel = CancellationToken::new();
+            rt.block_on(cancellable(shell.refresh_names(), &cancel, &mut sigint));
+        }
+        let prompt = shell.prompt();
+        match rl.readline(&prompt) {
+            Ok(line) => {
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                if !is_secret(line) {
+                    let _ = rl.add_history_entry(line);
+                    if let Some(h) = &history {
+                        save_history(&mut rl, h);
+                    }
+                }
+                // A SIGINT that arrived while idle must not cancel the next command.
+                rt.block_on(async {
+                    while tokio::time::timeout(Duration::ZERO, sigint.recv())
+                        .await
+                        .is_ok()
+                    {}
+                });
+                if let Flow::Quit = shell.dispatch(line, &rt, &mut sigint) {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("ferry: {e}");
+                break;
+            }
+        }
+    }
+    if let Some(mut c) = shell.client.take() {
+        rt.block_on(c.quit());
+    }
+    if let Some(h) = &history {
+        save_history(&mut rl, h);
+    }
+    crate::exit::OK
+}
+
+fn save_history(rl: &mut Editor<ShellHelper, DefaultHistory>, path: &Path) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = rl.save_history(path);
+}
+
+impl Shell {
+    fn prompt(&self) -> String {
+        match (&self.client, &self.url) {
+            (Some(c), Some(u)) => format!("ferry {}@{}:{}> ", c.user(), u.authority(), self.cwd),
+            _ => "ferry> ".to_owned(),
+        }
+    }
+
+    fn dispatch(&mut self, line: &str, rt: &Runtime, sigint: &mut Signal) -> Flow {
+        let words = split_words(line);
+        let Some(cmd) = words.first().map(|w| w.to_ascii_lowercase()) else {
+            return Flow::Continue;
+        };
+        let args = &words[1..];
+        match cmd.as_str() {
+            "bye" | "quit" | "exit" => return Flow::Quit,
+            "open" => match args {
+                [u] => self.open(u, rt),
+                _ => eprintln!("usage: open ftp://user@host[:port]/dir"),
+            },
+            _ => {
+                let cancel = CancellationToken::new();
+                let started = Instant::now();
+                let r = rt.block_on(cancellable(self.exec(&cmd, args, &cancel), &cancel, sigint));
+                match r {
+                    Ok(()) => {}
+                    Err(Error::Aborted) => eprintln!(
+                        "interrupted after {:.1} s: transfer aborted",
+                        started.elapsed().as_secs_f64()
+                    ),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+                self.bars.clear();
+            }
+        }
+        Flow::Continue
+    }
+
+    /// `open URL`: asks for the password if needed (outside the runtime: it blocks), logs in,
+    /// goes to the URL's directory.
+    fn open(&mut self, u: &str, rt: &Runtime) {
+        if let Some(mut c) = self.client.take() {
+            rt.block_on(c.quit());
+        }
+        let url = match FtpUrl::parse(u) {
+            Ok(u) => u,
+            Err(e) => return eprintln!("error: {e}"),
+        };
+        let creds = match crate::login::credentials(&url, &self.g) {
+            Ok(c) => c,
+            Err(e) => return eprintln!("error: {e}"),
+        };
+        let r = rt.block_on(async {
+            let mut c = crate::login::connect(&url, creds, &self.g).await?;
+            if !url.path.is_empty() && url.path != "/" {
+                c.cwd(&url.path).await?;
+            }
+            let cwd = c.pwd().await.unwrap_or_default();
+            Ok::<_, Error>((c, cwd))
+        });
+        match r {
+            Ok((c, cwd)) => {
+                println!("Connected to {} as {}.", url.authority(), c.user());
+                self.client = Some(c);
+                self.url = Some(url);
+                self.cwd = cwd;
+                self.names_stale = true;
+            }
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+
+    async fn refresh_names(&mut self) {
+        let Some(c) = self.client.as_mut() else {
+            return;
+        };
+        if !c.is_connected() {
+            return;
+        }
+        let cancel = CancellationToken::new();
+        if let Ok(entries) = c.list("", &cancel).await {
+            let names = entries
+                .into_iter()
+                .map(|e| match e.kind {
+                    EntryType::Dir => format!("{}/", e.name),
+                    _ => e.name,
+                })
+                .collect();
+            if let Ok(mut n) = self.names.lock() {
+                *n = names;
+            }
+        }
+    }
+
+    /// The session, reconnected first if the last command lost it.
+    async fn client(&mut self) -> Result<&mut Client> {
+        let c = self
+            .client
+            .as_mut()
+            .ok_or_else(|| Error::Usage("not connected: use open ftp://user@host/".to_owned()))?;
+        if !c.is_connected() {
+            eprintln!("connection lost; reconnecting...");
+            c.reconnect().await?;
+        }
+        Ok(c)
+    }
+
+    async fn exec(&mut self, cmd: &str, args: &[String], cancel: &CancellationToken) -> Result<()> {
+        let arg = |i: usize, what: &str| -> Result<&str> {
+            args.get(i)
+                .map(String::as_str)
+                .ok_or_else(|| Error::Usage(format!("{cmd}: missing {what} (see help {cmd})")))
+        };
+        let (recursive, rest): (bool, Vec<&String>) = {
+            let r = args.iter().any(|a| a == "-r");
+            (r, args.iter().filter(|a| *a != "-r").collect())
+        };
+        match cmd {
+            "help" | "?" => {
+                help(args.first().map(String::as_str));
+                Ok(())
+            }
+            "close" => {
+                if let Some(mut c) = self.client.take() {
+                    c.quit().await;
+                }
+                self.url = None;
+                Ok(())
+            }
+            "lcd" => {
+                let dir = match args.first() {
+                    Some(d) => PathBuf::from(d),
+                    None => std::env::var_os("HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_default(),
+                };
+                std::env::set_current_dir(&dir)
+                    .map_err(|e| Error::local(format!("lcd {}", dir.display()), e))?;
+                println!("Local directory: {}", current_dir().display());
+                Ok(())
+            }
+            "lpwd" => {
+                println!("{}", current_dir().display());
+                Ok(())
+            }
+            "lls" => lls(Path::new(args.first().map(String::as_str).unwrap_or("."))),
+            "cd" => {
+                let dir = arg(0, "directory")?.to_owned();
+                let c = self.client().await?;
+                c.cwd(&dir).await?;
+                self.cwd = c.pwd().await?;
+                self.names_stale = true;
+                Ok(())
+            }
+            "cdup" => {
+                let c = self.client().await?;
+                c.cdup().await?;
+                self.cwd = c.pwd().await?;
+                self.names_stale = true;
+                Ok(())
+            }
+            "pwd" => {
+                let c = self.client().await?;
+                let d = c.pwd().await?;
+                println!("{d}");
+                Ok(())
+            }
+            "ls" | "dir" => {
+                let path = args
+                    .iter()
+                    .find(|a| !a.starts_with('-'))
+                    .cloned()
+                    .unwrap_or_default();
+                let c = self.client().await?;
+                crate::oneshot::ls(c, &path, false, cancel).await
+            }
+            "mkdir" => {
+                let d = arg(0, "directory")?.to_owned();
+                self.names_stale = true;
+                self.client().await?.mkdir(&d).await
+            }
+            "rmdir" => {
+                let d = arg(0, "directory")?.to_owned();
+                self.names_stale = true;
+                self.client().await?.rmdir(&d).await
+            }
+            "rename" | "mv" => {
+                let (from, to) = (arg(0, "source")?.to_owned(), arg(1, "target")?.to_owned());
+                self.names_stale = true;
+                self.client().await?.rename(&from, &to).await
+            }
+            "rm" | "delete" => {
+                if rest.is_empty() {
+                    return Err(Error::Usage("rm: missing path (see help rm)".into()));
+                }
+                self.names_stale = true;
+                let c = self.client().await?;
+                for pattern in rest {
+                    for (path, kind) in expand_remote(c, pattern, cancel).await? {
+                        if kind == Some(EntryType::Dir) && recursive {
+                            c.remove_tree(&path, cancel).await?;
+                        } else if kind == Some(EntryType::Dir) {
+                            return Err(Error::Usage(format!("{path} is a directory (use rm -r)")));
+                        } else {
+                            c.delete(&path).await?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            "get" | "reget" => {
+                let remote = rest
+                    .first()
+                    .map(|s| s.as_str())
+                    .ok_or_else(|| Error::Usage(format!("{cmd}: missing remote file")))?
+                    .to_owned();
+                let local = rest.get(1).map(PathBuf::from).unwrap_or_else(|| {
+                    PathBuf::from(
+                        remote
+                            .trim_end_matches('/')
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or(&remote),
+                    )
+                });
+                let bars = &self.bars;
+                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
+                if !c.is_connected() {
+                    c.reconnect().await?;
+                }
+                if recursive {
+                    let started = Instant::now();
+                    let b = c.get_tree(&remote, &local, bars, cancel).await?;
+                    bars.clear();
+                    println!(
+                        "{}",
+                        output::batch_summary(&b.outcomes, b.failures.len(), started.elapsed())
+                    );
+                    b.into_result().map(drop)
+                } else {
+                    let o = c.get_file(&remote, &local, bars, cancel).await?;
+                    println!("{}", output::summary(&o));
+                    Ok(())
+                }
+            }
+            "put" | "reput" => {
+                let local = PathBuf::from(
+                    rest.first()
+                        .ok_or_else(|| Error::Usage(format!("{cmd}: missing local file")))?
+                        .as_str(),
+                );
+                let remote = rest.get(1).map(|s| s.to_string()).unwrap_or_default();
+                self.names_stale = true;
+                let bars = &self.bars;
+                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
+                if !c.is_connected() {
+                    c.reconnect().await?;
+                }
+                if recursive {
+                    let remote = if remote.is_empty() {
+                        local
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    } else {
+                        remote
+                    };
+                    let started = Instant::now();
+                    let b = c.put_tree(&local, &remote, bars, cancel).await?;
+                    bars.clear();
+                    println!(
+                        "{}",
+                        output::batch_summary(&b.outcomes, b.failures.len(), started.elapsed())
+                    );
+                    b.into_result().map(drop)
+                } else {
+                    let o = c.put_file(&local, &remote, bars, cancel).await?;
+                    println!("{}", output::summary(&o));
+                    Ok(())
+                }
+            }
+            "mget" => {
+                if args.is_empty() {
+                    return Err(Error::Usage("mget: missing pattern".into()));
+                }
+                let bars = &self.bars;
+                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
+                if !c.is_connected() {
+                    c.reconnect().await?;
+                }
+                let mut files = Vec::new();
+                for p in args {
+                    for (path, kind) in expand_remote(c, p, cancel).await? {
+                        if kind != Some(EntryType::Dir) {
+                            files.push(path);
+                        }
+                    }
+                }
+                let started = Instant::now();
+                let mut done = Vec::new();
+                let mut failed = 0;
+                let mut first_err = None;
+                for f in files {
+                    let local = PathBuf::from(f.rsplit('/').next().unwrap_or(&f));
+                    match c.get_file(&f, &local, bars, cancel).await {
+                        Ok(o) => done.push(o),
+                        Err(Error::Aborted) => return Err(Error::Aborted),
+                        Err(e) => {
+                            eprintln!("{f}: {e}");
+                            failed += 1;
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                }
+                bars.clear();
+                println!(
+                    "{}",
+                    output::batch_summary(&done, failed, started.elapsed())
+                );
+                first_err.map_or(Ok(()), Err)
+            }
+            "mput" => {
+                if args.is_empty() {
+                    return Err(Error::Usage("mput: missing pattern".into()));
+                }
+                self.names_stale = true;
+                let bars = &self.bars;
+                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
+                if !c.is_connected() {
+                    c.reconnect().await?;
+                }
+                let mut files = Vec::new();
+                for p in args {
+                    files.extend(expand_local(p)?);
+                }
+                let started = Instant::now();
+                let total = files
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len())
+                    .sum();
+                bars_batch(bars, files.len(), total);
+                let mut done = Vec::new();
+                let mut failed = 0;
+                let mut first_err = None;
+                for f in files {
+                    match c.put_file(&f, "", bars, cancel).await {
+                        Ok(o) => done.push(o),
+                        Err(Error::Aborted) => return Err(Error::Aborted),
+                        Err(e) => {
+                            eprintln!("{}: {e}", f.display());
+                            failed += 1;
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                }
+                bars.clear();
+                println!(
+                    "{}",
+                    output::batch_summary(&done, failed, started.elapsed())
+                );
+                first_err.map_or(Ok(()), Err)
+            }
+            "hash" => {
+                let p = arg(0, "path")?.to_owned();
+                let c = self.client().await?;
+                let (algo, hex) = crate::oneshot::remote_hash(c, &p).await?;
+                println!("{hex}  {p}  ({algo})");
+                Ok(())
+            }
+            "quota" => {
+                let c = self.client().await?;
+                match c.site("QUOTA").await {
+                    Ok(r) => {
+                        for l in &r.lines {
+                            println!("{}", l.trim_start());
+                        }
+                        Ok(())
+                    }
+                    Err(e) => match c.available(None).await? {
+                        Some(n) => {
+                            println!("{} available", ferry_proto::size::format_size(n));
+                            Ok(())
+                        }
+                        None => Err(e),
+                    },
+                }
+            }
+            "site" => {
+                if args.is_empty() {
+                    return Err(Error::Usage(
+                        "site: missing arguments (try site help)".into(),
+                    ));
+                }
+                let line = args.join(" ");
+                let c = self.client().await?;
+                let r = c.quote(&format!("SITE {line}")).await?;
+                print_reply(&r);
+                Ok(())
+            }
+            "quote" => {
+                if args.is_empty() {
+                    return Err(Error::Usage("quote: missing command line".into()));
+                }
+                let line = args.join(" ");
+                let upper = line.to_ascii_uppercase();
+                // These open data connections the shell would not read, or end the session
+                // behind its back.
+                for verb in [
+                    "RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD", "PASV", "EPSV", "PORT",
+                    "EPRT", "QUIT", "REIN",
+                ] {
+                    if upper == verb || upper.starts_with(&format!("{verb} ")) {
+                        return Err(Error::Usage(format!(
+                            "quote {verb}: use the shell's own commands for this"
+                        )));
+                    }
+                }
+                let c = self.client().await?;
+                let r = c.quote(&line).await?;
+                print_reply(&r);
+                Ok(())
+            }
+            other => Err(Error::Usage(format!(
+                "unknown command {other:?}: type help for the list"
+            ))),
+        }
+    }
+}
+
+fn bars_batch(bars: &Bars, files: usize, bytes: u64) {
+    if files > 1 {
+        ferry_client::Progress::batch(bars, files, bytes);
+    }
+}
+
+fn print_reply(r: &ferry_proto::Reply) {
+    for (i, l) in r.lines.iter().enumerate() {
+        if i == 0 {
+            println!("{} {l}", r.code);
+        } else {
+            println!("{l}");
+        }
+    }
+}
+
+fn current_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_default()
+}
+
+fn help(topic: Option<&str>) {
+    match topic {
+        Some(t) => match COMMANDS.iter().find(|(n, _, _)| *n == t) {
+            Some((n, a, h)) => println!("{n} {a}\n    {h}"),
+            None => println!("no command {t:?}"),
+        },
+        None => {
+            println!("Commands (Tab completes; Ctrl-C aborts a transfer; Ctrl-D leaves):");
+            for (n, a, h) in COMMANDS {
+                println!("  {:<26} {h}", format!("{n} {a}"));
+            }
+        }
+    }
+}
+
+fn lls(dir: &Path) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::local(format!("lls {}", dir.display()), e))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match e.metadata() {
+            Ok(m) if m.is_dir() => println!("d {:>12} {name}/", ""),
+            Ok(m) => println!("- {:>12} {name}", m.len()),
+            Err(_) => println!("? {:>12} {name}", ""),
+        }
+    }
+    Ok(())
+}
+
+/// The remote paths a word names: itself, or the entries its wildcards match (with their
+/// types, when the listing told them).
+async fn expand_remote(
+    c: &mut Client,
+    word: &str,
+    cancel: &CancellationToken,
+) -> Result<Vec<(String, Option<EntryType>)>> {
+    if !is_pattern(word) {
+        let kind = match c.size(word).await? {
+            Some(_) => Some(EntryType::File),
+            None if c.is_dir(word).await? => Some(EntryType::Dir),
+            None => None,
+        };
+        return Ok(vec![(word.to_owned(), kind)]);
+    }
+    let (dir, pattern) = match word.rsplit_once('/') {
+        Some((d, p)) => (if d.is_empty() { "/" } else { d }, p),
+        None => ("", word),
+    };
+    if is_pattern(dir) {
+        return Err(Error::Usage(format!(
+            "{word}: wildcards only in the last component"
+        )));
+    }
+    let found: Vec<_> = c
+        .list(dir, cancel)
+        .await?
+        .into_iter()
+        .filter(|e| matches(pattern, &e.name))
+        .map(|e| (join(dir, &e.name), Some(e.kind)))
+        .collect();
+    if found.is_empty() {
+        return Err(Error::Server {
+            command: word.to_owned(),
+            code: 550,
+            text: "no remote file matches".to_owned(),
+        });
+    }
+    Ok(found)
+}
+
+/// The local regular files a word names (wildcards in the last component).
+fn expand_local(word: &str) -> Result<Vec<PathBuf>> {
+    if !is_pattern(word) {
+        return Ok(vec![PathBuf::from(word)]);
+    }
+    let (dir, pattern) = match word.rsplit_once('/') {
+        Some((d, p)) => (PathBuf::from(if d.is_empty() { "/" } else { d }), p),
+        None => (PathBuf::from("."), word),
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::local(format!("{}", dir.display()), e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| matches(pattern, &e.file_name().to_string_lossy()))
+        .map(|e| {
+            if word.contains('/') {
+                e.path()
+            } else {
+                PathBuf::from(e.file_name())
+            }
+        })
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(Error::local(
+            word.to_owned(),
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no local file matches"),
+        ));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            split_words("get \"a b\" c\\ d 'e\"f'"),
+            ["get", "a b", "c d", "e\"f"]
+        );
+        assert_eq!(split_words("  ls  "), ["ls"]);
+        assert_eq!(split_words("put ''"), ["put", ""]);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_history() {
+        assert!(is_secret("open ftp://a:pw@h/"));
+        assert!(is_secret("quote pass hunter2"));
+        assert!(!is_secret("open ftp://a@h/"));
+        assert!(!is_secret("get x"));
+    }
+}

@@ -1,0 +1,280 @@
+//! The one-shot subcommands against a real ferryd: what they do on the server, what they
+//! print, and their exit codes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{enc, Env};
+use ferry_testkit::{random_bytes, sha256, sha256_file, TestServer, ALICE};
+
+#[test]
+fn put_and_get_a_non_ascii_name_round_trip_verified() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let data = random_bytes(2_000_000, 1);
+    let name = "données été.bin";
+    std::fs::write(env.path(name), &data).unwrap();
+    std::fs::create_dir(srv.home("alice").join("répertoire")).unwrap();
+    let base = srv.url(ALICE);
+
+    let r = env
+        .run(&["put", name, &format!("{base}{}/", enc("/répertoire"))])
+        .ok();
+    assert!(r.stdout.contains("SHA-256 verified"), "{r:?}");
+    let on_server = srv.home("alice").join("répertoire").join(name);
+    assert_eq!(sha256_file(&on_server), sha256(&data));
+
+    let r = env
+        .run(&[
+            "get",
+            &format!("{base}{}", enc(&format!("/répertoire/{name}"))),
+            "copy.bin",
+        ])
+        .ok();
+    assert!(r.stdout.contains("SHA-256 verified"), "{r:?}");
+    assert_eq!(sha256_file(&env.path("copy.bin")), sha256(&data));
+    assert!(!env.path("copy.bin.part").exists());
+}
+
+#[test]
+fn get_without_local_name_keeps_the_remote_name() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    std::fs::write(srv.home("alice").join("ünï.txt"), b"hello").unwrap();
+    env.run(&["get", &format!("{}{}", srv.url(ALICE), enc("/ünï.txt"))])
+        .ok();
+    assert_eq!(std::fs::read(env.path("ünï.txt")).unwrap(), b"hello");
+}
+
+#[test]
+fn ls_prints_long_lines_and_json() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    std::fs::write(srv.home("alice").join("ça.txt"), b"12345").unwrap();
+    std::fs::create_dir(srv.home("alice").join("sub")).unwrap();
+    let url = format!("{}/", srv.url(ALICE));
+
+    let r = env.run(&["ls", &url]).ok();
+    // Sorted by name (bytes): "sub" before "ça.txt".
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{r:?}");
+    assert!(
+        lines[0].starts_with("drwx") && lines[0].ends_with(" sub/"),
+        "{r:?}"
+    );
+    assert!(lines[1].starts_with("-rw-r--r--"), "{r:?}");
+    assert!(
+        lines[1].contains(" 5 ") && lines[1].ends_with(" ça.txt"),
+        "{r:?}"
+    );
+
+    let r = env.run(&["ls", "--json", &url]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    assert_eq!(arr[1]["name"], "ça.txt");
+    assert_eq!(arr[1]["type"], "file");
+    assert_eq!(arr[1]["size"], 5);
+    assert_eq!(arr[1]["mode"], "644");
+    assert!(arr[1]["modified"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(arr[0]["name"], "sub");
+    assert_eq!(arr[0]["type"], "dir");
+}
+
+#[test]
+fn mkdir_and_rm_change_the_server() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let base = srv.url(ALICE);
+    env.run(&["mkdir", &format!("{base}/{}", enc("nouveau dossier"))])
+        .ok();
+    assert!(srv.home("alice").join("nouveau dossier").is_dir());
+
+    std::fs::write(srv.home("alice").join("nouveau dossier/f"), b"x").unwrap();
+    let r = env.run(&["rm", &format!("{base}/{}", enc("nouveau dossier"))]);
+    assert_ne!(r.code, 0, "rm of a directory without -r must fail: {r:?}");
+    assert!(srv.home("alice").join("nouveau dossier/f").exists());
+
+    env.run(&["rm", &format!("{base}/{}", enc("nouveau dossier/f"))])
+        .ok();
+    assert!(!srv.home("alice").join("nouveau dossier/f").exists());
+
+    std::fs::create_dir_all(srv.home("alice").join("tree/a/b")).unwrap();
+    std::fs::write(srv.home("alice").join("tree/a/b/c"), b"x").unwrap();
+    env.run(&["rm", "-r", &format!("{base}/tree")]).ok();
+    assert!(!srv.home("alice").join("tree").exists());
+}
+
+#[test]
+fn hash_prints_the_servers_sha256() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let data = random_bytes(100_000, 3);
+    std::fs::write(srv.home("alice").join("h.bin"), &data).unwrap();
+    let url = format!("{}/h.bin", srv.url(ALICE));
+    let r = env.run(&["hash", &url]).ok();
+    assert_eq!(r.stdout, format!("{}  /h.bin\n", sha256(&data)));
+    // Not verifying transfers does not stop asking for a digest explicitly.
+    let r = env.run(&["--verify", "off", "hash", &url]).ok();
+    assert_eq!(r.stdout, format!("{}  /h.bin\n", sha256(&data)));
+    let r = env.run(&["hash", &format!("{}/absent", srv.url(ALICE))]);
+    assert_eq!(r.code, 4, "{r:?}");
+    let r = env.run(&["hash", "--json", &url]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["algorithm"], "SHA-256");
+    assert_eq!(v["digest"], sha256(&data));
+    assert_eq!(v["path"], "/h.bin");
+}
+
+#[test]
+fn recursive_put_and_get_copy_a_tree() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let tree = env.path("arbre");
+    std::fs::create_dir_all(tree.join("sous/plus bas")).unwrap();
+    let files = [
+        ("a.txt", random_bytes(10, 1)),
+        ("sous/ß.bin", random_bytes(300_000, 2)),
+        ("sous/plus bas/z", random_bytes(1, 3)),
+        ("vide", Vec::new()),
+    ];
+    for (p, d) in &files {
+        std::fs::write(tree.join(p), d).unwrap();
+    }
+    let base = srv.url(ALICE);
+    let r = env.run(&["put", "-r", "arbre", &format!("{base}/")]).ok();
+    assert!(r.stdout.contains("4 files"), "{r:?}");
+    for (p, d) in &files {
+        assert_eq!(
+            sha256_file(&srv.home("alice").join("arbre").join(p)),
+            sha256(d),
+            "{p}"
+        );
+    }
+    let r = env
+        .run(&["get", "-r", &format!("{base}/arbre"), "copie"])
+        .ok();
+    assert!(r.stdout.contains("4 files"), "{r:?}");
+    for (p, d) in &files {
+        assert_eq!(sha256_file(&env.path("copie").join(p)), sha256(d), "{p}");
+    }
+}
+
+#[test]
+fn exit_codes_for_login_missing_file_usage_and_network() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let r = env.run(&["ls", &format!("ftp://alice:wrong@{}/", srv.addr)]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.stderr.contains("wrong"), "the password leaked: {r:?}");
+
+    let r = env.run(&["get", &format!("{}/nope.bin", srv.url(ALICE))]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(!env.path("nope.bin").exists() && !env.path("nope.bin.part").exists());
+    let r = env.run(&["put", "absent-local-file", &format!("{}/", srv.url(ALICE))]);
+    assert_eq!(r.code, 4, "{r:?}");
+
+    let r = env.run(&["get", "http://example.com/x"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let r = env.run(&["frobnicate"]);
+    assert_eq!(r.code, 2, "{r:?}");
+
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let r = env.run(&["ls", &format!("ftp://alice:secret@127.0.0.1:{port}/")]);
+    assert_eq!(r.code, 7, "{r:?}");
+}
+
+#[test]
+fn a_password_from_netrc_or_the_environment_is_used_and_none_is_a_login_error() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    std::fs::write(srv.home("alice").join("f"), b"x").unwrap();
+    let url = format!("ftp://alice@{}/f", srv.addr);
+
+    let r = env.run(&["hash", &url]);
+    assert_eq!(r.code, 3, "no password and no terminal: {r:?}");
+
+    let mut c = env.command(&["hash", &url]);
+    c.env("FERRY_PASSWORD", "secret");
+    env.run_cmd(c).ok();
+
+    std::fs::write(
+        env.home.path().join(".netrc"),
+        "machine 127.0.0.1 login alice password secret\n",
+    )
+    .unwrap();
+    env.run(&["hash", &url]).ok();
+    // The netrc login is used when the URL names no user.
+    env.run(&["hash", &format!("ftp://{}/f", srv.addr)]).ok();
+}
+
+#[test]
+fn upload_over_quota_is_refused_before_any_byte_moves() {
+    let srv = TestServer::builder()
+        .user_with_quota("carol", "pw", 10_000)
+        .start();
+    let env = Env::new();
+    std::fs::write(env.path("big.bin"), random_bytes(50_000, 9)).unwrap();
+    let r = env.run(&["put", "big.bin", &format!("ftp://carol:pw@{}/", srv.addr)]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains("552") && r.stderr.contains("Exceeded storage allocation"),
+        "the server's message is shown: {r:?}"
+    );
+    assert!(
+        !srv.home("carol").join("big.bin").exists(),
+        "ALLO refused it before STOR created the file"
+    );
+    // What fits still goes.
+    std::fs::write(env.path("small.bin"), random_bytes(5_000, 9)).unwrap();
+    env.run(&["put", "small.bin", &format!("ftp://carol:pw@{}/", srv.addr)])
+        .ok();
+}
+
+#[test]
+fn active_mode_and_ipv6_transfer() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let data = random_bytes(500_000, 4);
+    std::fs::write(srv.home("alice").join("a.bin"), &data).unwrap();
+    env.run(&["--active", "get", &format!("{}/a.bin", srv.url(ALICE))])
+        .ok();
+    assert_eq!(sha256_file(&env.path("a.bin")), sha256(&data));
+
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipping the IPv6 part: no ::1 on this machine");
+        return;
+    }
+    let v6 = TestServer::builder()
+        .user(ALICE.0, ALICE.1)
+        .listen("[::1]:0".parse().unwrap())
+        .start();
+    std::fs::write(v6.home("alice").join("b.bin"), &data).unwrap();
+    let url = format!("ftp://alice:secret@[::1]:{}/b.bin", v6.port());
+    env.run(&["get", &url]).ok();
+    assert_eq!(sha256_file(&env.path("b.bin")), sha256(&data));
+    env.run(&[
+        "--active",
+        "put",
+        "b.bin",
+        &format!("ftp://alice:secret@[::1]:{}/c.bin", v6.port()),
+    ])
+    .ok();
+    assert_eq!(sha256_file(&v6.home("alice").join("c.bin")), sha256(&data));
+}
+
+#[test]
+fn quiet_output_is_one_summary_line() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    std::fs::write(srv.home("alice").join("q.bin"), random_bytes(1000, 5)).unwrap();
+    let r = env
+        .run(&["-q", "get", &format!("{}/q.bin", srv.url(ALICE))])
+        .ok();
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    assert!(r.stderr.is_empty(), "{r:?}");
+}

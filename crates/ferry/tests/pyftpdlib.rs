@@ -1,0 +1,125 @@
+//! Against another server: pyftpdlib, which has MLSD and REST but no digest command, so
+//! ferry must resume and check by size alone, and say so.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use ferry_testkit::{random_bytes, sha256, sha256_file};
+
+struct Pyftpd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Pyftpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts pyftpdlib on a free loopback port; None (with the reason printed) when it cannot.
+fn start() -> Option<Pyftpd> {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "pyftpdlib",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-u", "user", "-P", "pass", "-w", "-d"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skipping: cannot run python3: {e}");
+            return None;
+        }
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!(
+                "skipping: pyftpdlib exited ({status}); is it installed (pip install pyftpdlib)?"
+            );
+            return None;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("pyftpdlib did not start listening within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Pyftpd { child, port, dir })
+}
+
+#[test]
+fn transfers_listing_and_size_only_resume_against_pyftpdlib() {
+    let Some(py) = start() else { return };
+    let env = Env::new();
+    let base = format!("ftp://user:pass@127.0.0.1:{}", py.port);
+    let data = random_bytes(1_200_000, 21);
+    std::fs::write(env.path("é.bin"), &data).unwrap();
+
+    let r = env.run(&["put", "é.bin", &format!("{base}/")]).ok();
+    assert!(r.stderr.contains("size only"), "the user is told: {r:?}");
+    assert!(r.stdout.contains("size checked"), "{r:?}");
+    assert_eq!(sha256_file(&py.dir.path().join("é.bin")), sha256(&data));
+
+    std::fs::create_dir(py.dir.path().join("sub")).unwrap();
+    let r = env.run(&["ls", "--json", &format!("{base}/")]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sub", "é.bin"]);
+    let r = env.run(&["ls", &format!("{base}/")]).ok();
+    assert!(
+        r.stdout.contains("é.bin") && r.stdout.contains("sub/"),
+        "{r:?}"
+    );
+
+    // Resume a download by size: the .part holds a correct prefix.
+    std::fs::write(env.path("copy.bin.part"), &data[..500_000]).unwrap();
+    let url = format!("{base}/%C3%A9.bin");
+    let r = env.run(&["get", &url, "copy.bin"]).ok();
+    assert!(r.stderr.contains("resuming at byte 500000"), "{r:?}");
+    assert_eq!(sha256_file(&env.path("copy.bin")), sha256(&data));
+
+    // Resume an upload by size (REST + STOR on pyftpdlib).
+    std::fs::write(py.dir.path().join("é.bin"), &data[..700_000]).unwrap();
+    let r = env.run(&["put", "é.bin", &format!("{base}/")]).ok();
+    assert!(r.stderr.contains("resuming at byte 700000"), "{r:?}");
+    assert_eq!(sha256_file(&py.dir.path().join("é.bin")), sha256(&data));
+
+    // --verify required refuses what cannot be verified.
+    let r = env.run(&["--verify", "required", "get", &url, "strict.bin"]);
+    assert_eq!(r.code, 6, "{r:?}");
+    assert!(!env.path("strict.bin").exists());
+
+    env.run(&["--active", "get", &url, "active.bin"]).ok();
+    assert_eq!(sha256_file(&env.path("active.bin")), sha256(&data));
+
+    env.run(&["rm", &url]).ok();
+    assert!(!py.dir.path().join("é.bin").exists());
+}

@@ -1,0 +1,124 @@
+//! The interactive shell driven through a pseudo-terminal: completion, commands, Ctrl-C
+//! aborting a transfer without losing the session, history without passwords, Ctrl-D.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{size_of, wait_for, Env, BIN};
+use expectrl::{ControlCode, Eof, Expect};
+use ferry_testkit::{random_bytes, sha256, sha256_file, TestServer, ALICE};
+
+fn shell(env: &Env, args: &[&str]) -> expectrl::session::OsSession {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(env.work.path())
+        .env("HOME", env.home.path())
+        .env("XDG_DATA_HOME", env.home.path().join("data"))
+        .env("TERM", "xterm")
+        .env_remove("FERRY_PASSWORD");
+    let mut p = expectrl::Session::spawn(cmd).unwrap();
+    p.set_expect_timeout(Some(Duration::from_secs(20)));
+    p
+}
+
+#[test]
+fn shell_completes_runs_commands_aborts_on_ctrl_c_and_keeps_history() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let small = random_bytes(70_000, 31);
+    std::fs::write(srv.home("alice").join("hello-wörld.txt"), &small).unwrap();
+    let big = random_bytes(8 << 20, 32);
+    std::fs::write(srv.home("alice").join("big.bin"), &big).unwrap();
+    std::fs::create_dir(srv.home("alice").join("docs")).unwrap();
+
+    let url = format!("ftp://alice@{}/", srv.addr);
+    let mut p = shell(&env, &["--limit-rate", "1M", &url]);
+    // No password anywhere: the no-echo prompt asks.
+    p.expect("Password for alice@127.0.0.1").unwrap();
+    p.send_line(ALICE.1).unwrap();
+    p.expect("Connected to").unwrap();
+    p.expect(":/> ").unwrap();
+
+    // Command names complete.
+    p.send("pw\t").unwrap();
+    p.expect("pwd").unwrap();
+    p.send("\r").unwrap();
+    p.expect("\r\n/\r\n").unwrap();
+    p.expect(":/> ").unwrap();
+
+    // Remote names complete too.
+    p.send("get hel\t").unwrap();
+    p.expect("hello-wörld.txt").unwrap();
+    p.send("\r").unwrap();
+    p.expect("SHA-256 verified").unwrap();
+    p.expect(":/> ").unwrap();
+    assert_eq!(sha256_file(&env.path("hello-wörld.txt")), sha256(&small));
+
+    // Listing, directories.
+    p.send_line("ls").unwrap();
+    p.expect("docs/").unwrap();
+    p.expect(":/> ").unwrap();
+    p.send_line("cd docs").unwrap();
+    p.expect(":/docs> ").unwrap();
+    p.send_line("put hello-wörld.txt").unwrap();
+    p.expect("SHA-256 verified").unwrap();
+    p.expect(":/docs> ").unwrap();
+    assert!(srv.home("alice").join("docs/hello-wörld.txt").is_file());
+    p.send_line("cdup").unwrap();
+    p.expect(":/> ").unwrap();
+
+    // Ctrl-C during a (rate-limited) download aborts it and returns to the prompt.
+    p.send_line("get big.bin").unwrap();
+    let part = env.path("big.bin.part");
+    wait_for(Duration::from_secs(20), "the download to start", || {
+        size_of(&part) > 200_000
+    });
+    p.send(ControlCode::EndOfText).unwrap();
+    p.expect("aborted").unwrap();
+    p.expect(":/> ").unwrap();
+    assert!(!env.path("big.bin").exists());
+    let kept = size_of(&part);
+    assert!(
+        kept < big.len() as u64,
+        "the transfer stopped early ({kept})"
+    );
+    // The session survived the abort.
+    p.send_line("pwd").unwrap();
+    p.expect("\r\n/\r\n").unwrap();
+    p.expect(":/> ").unwrap();
+
+    // A line with a password must stay out of the history.
+    p.send_line(format!("open {}/docs", srv.url(ALICE)))
+        .unwrap();
+    p.expect(":/docs> ").unwrap();
+    p.send_line("bye").unwrap();
+    p.expect(Eof).unwrap();
+
+    let history = std::fs::read_to_string(env.home.path().join("data/ferry/history")).unwrap();
+    assert!(
+        history.contains("pwd") && history.contains("get big.bin"),
+        "{history}"
+    );
+    assert!(
+        !history.contains(ALICE.1),
+        "a password reached the history: {history}"
+    );
+}
+
+#[test]
+fn ctrl_d_leaves_the_shell() {
+    let env = Env::new();
+    let mut p = shell(&env, &[]);
+    p.expect("ferry> ").unwrap();
+    p.send_line("help").unwrap();
+    p.expect("mget").unwrap();
+    p.expect("ferry> ").unwrap();
+    p.send_line("ls").unwrap();
+    p.expect("not connected").unwrap();
+    p.expect("ferry> ").unwrap();
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    p.expect(Eof).unwrap();
+}
