@@ -179,6 +179,16 @@ enum UserCmd {
     },
     /// List users.
     List,
+    /// Import users from another server's password file, in one transaction. Legacy hashes
+    /// keep working and become argon2id at each user's next login.
+    Import {
+        /// pure-ftpd (pureftpd.passwd), htpasswd, or md5 (lines user:md5hex)
+        format: ferry_store::ImportFormat,
+        file: PathBuf,
+        /// Report what would be imported, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Show one user's settings and usage.
     Show { name: String },
     /// Change a user's home, quota or enabled state.
@@ -471,6 +481,31 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
                 quota_text(user.quota_bytes)
             );
         }
+        UserCmd::Import {
+            format,
+            file,
+            dry_run,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let (users, errors) = ferry_store::parse_import(format, &text);
+            for (line, reason) in &errors {
+                eprintln!("{}:{line}: skipped: {reason}", file.display());
+            }
+            let report = store.import_users(&users, dry_run).await?;
+            for (line, reason) in &report.skipped {
+                eprintln!("{}:{line}: skipped: {reason}", file.display());
+            }
+            let verb = if dry_run { "would import" } else { "imported" };
+            println!(
+                "{verb} {} user(s), skipped {} line(s)",
+                report.imported.len(),
+                errors.len() + report.skipped.len()
+            );
+            for name in &report.imported {
+                println!("  {name}");
+            }
+        }
         UserCmd::Del { name } => {
             store.delete_user(&name).await?;
             println!("user {name} deleted (home directory left in place)");
@@ -487,17 +522,22 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
             println!("password of {name} changed");
         }
         UserCmd::List => {
+            // HASH shows who still has an imported legacy hash (argon2id after their next login).
+            let schemes: std::collections::HashMap<String, ferry_store::Scheme> =
+                store.password_schemes().await?.into_iter().collect();
             println!(
-                "{:<20} {:<8} {:>12} {:>12}  HOME",
-                "NAME", "ENABLED", "USED", "QUOTA"
+                "{:<20} {:<8} {:>12} {:>12}  {:<13} HOME",
+                "NAME", "ENABLED", "USED", "QUOTA", "HASH"
             );
             for u in store.users().await? {
+                let scheme = schemes.get(&u.name).map(|s| s.name()).unwrap_or("unknown");
                 println!(
-                    "{:<20} {:<8} {:>12} {:>12}  {}",
+                    "{:<20} {:<8} {:>12} {:>12}  {:<13} {}",
                     u.name,
                     if u.enabled { "yes" } else { "no" },
                     format_size(u.used_bytes),
                     quota_text(u.quota_bytes),
+                    scheme,
                     config.home_of(&u).display()
                 );
             }

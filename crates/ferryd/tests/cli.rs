@@ -1063,3 +1063,111 @@ fn serve_refuses_a_broken_certificate_naming_the_file() {
     assert!(!out.status.success());
     assert!(out.stderr.contains("broken.pem"), "{out:?}");
 }
+
+fn openssl_passwd(flag: &str, password: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["passwd", flag, "-salt", "ferrysalt", password])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl passwd {flag}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn import_legacy_users_who_log_in_and_get_argon2id() {
+    let env = Env::new();
+    let home = env.root().join("ftp").join("joe");
+    // pure-ftpd: crypt MD5, SHA-256 and SHA-512 from openssl, bcrypt from the OpenBSD test
+    // vectors ("U*U"), home with pure-ftpd's chroot marker, quota fields; one malformed line.
+    let pure = format!(
+        "joe:{}:1000:1000::{}/./::::::5:2097152::::::\nsue:{}:1000:1000::/srv/sue/./::::::::::::::\nmax:{}:1000:1000::/srv/max/./::::::::::::::\nbea:$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW:1:1::/srv/bea/./::::::::::::::\nbroken line\n",
+        openssl_passwd("-1", "joe-pass"),
+        home.display(),
+        openssl_passwd("-5", "sue-pass"),
+        openssl_passwd("-6", "max-pass"),
+    );
+    let file = env.root().join("pureftpd.passwd");
+    std::fs::write(&file, pure).unwrap();
+    // A dry run reports and changes nothing.
+    let dry = env.run(
+        &[
+            "user",
+            "import",
+            "pure-ftpd",
+            file.to_str().unwrap(),
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(dry.status.success(), "{dry:?}");
+    assert!(dry.stdout.contains("would import 4 user(s)"), "{dry:?}");
+    assert!(dry.stderr.contains(":5: skipped"), "{dry:?}");
+    assert!(list_row(&env.list(), "joe").is_none());
+    let out = env.run(
+        &["user", "import", "pure-ftpd", file.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        out.status.success() && out.stdout.contains("imported 4 user(s)"),
+        "{out:?}"
+    );
+    let show = env.show("joe");
+    assert_eq!(field(&show, "home"), home.to_str().unwrap());
+    assert_eq!(field(&show, "quota"), "2.0 MiB");
+    assert_eq!(field(&show, "quota files"), "5");
+    // htpasswd (bcrypt; apr1 is refused with a reason) and the md5 list.
+    let ht = env.root().join("htpasswd");
+    std::fs::write(&ht, "kim:$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\nold:$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00\n").unwrap();
+    let out = env.run(&["user", "import", "htpasswd", ht.to_str().unwrap()], None);
+    assert!(
+        out.status.success() && out.stdout.contains("imported 1 user(s)"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains(":2: skipped") && out.stderr.contains("apr1"),
+        "{out:?}"
+    );
+    let md5 = env.root().join("users.md5");
+    std::fs::write(&md5, "amy:5f4dcc3b5aa765d61d8327deb882cf99\n").unwrap();
+    assert!(env
+        .run(&["user", "import", "md5", md5.to_str().unwrap()], None)
+        .status
+        .success());
+    let list = env.list();
+    for (user, scheme) in [
+        ("joe", "md5-crypt"),
+        ("sue", "sha256-crypt"),
+        ("max", "sha512-crypt"),
+        ("bea", "bcrypt"),
+        ("kim", "bcrypt"),
+        ("amy", "md5"),
+    ] {
+        assert!(
+            list_row(&list, user).unwrap().contains(&scheme.to_owned()),
+            "{user}: {list}"
+        );
+    }
+    // They log in with their old passwords, and their hashes become argon2id.
+    let server = env.serve(&[], &[]);
+    for (user, pw) in [
+        ("joe", "joe-pass"),
+        ("sue", "sue-pass"),
+        ("max", "max-pass"),
+        ("bea", "U*U"),
+        ("kim", "U*U"),
+        ("amy", "password"),
+    ] {
+        assert_eq!(server.login_code(user, "wrong"), 530, "{user}");
+        assert_eq!(server.login_code(user, pw), 230, "{user}");
+        assert_eq!(server.login_code(user, pw), 230, "{user} after rehash");
+    }
+    let list = env.list();
+    for user in ["joe", "sue", "max", "bea", "kim", "amy"] {
+        assert!(
+            list_row(&list, user)
+                .unwrap()
+                .contains(&"argon2id".to_owned()),
+            "{user}: {list}"
+        );
+    }
+}

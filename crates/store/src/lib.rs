@@ -5,14 +5,16 @@
 #![forbid(unsafe_code)]
 
 mod digests;
+mod import;
 mod invites;
 mod password;
 mod quota;
 mod users;
 
 pub use digests::FileIdentity;
+pub use import::{parse_import, ImportFormat, ImportReport, ImportedUser};
 pub use invites::Invite;
-pub use password::{hash_password, PasswordVerifier};
+pub use password::{hash_password, needs_rehash, scheme_of, PasswordVerifier, Scheme};
 pub use quota::QuotaUsage;
 pub use users::{validate_username, NewUser, User, UserUpdate};
 

@@ -37,14 +37,82 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn verify_blocking(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        // The parameters come from the PHC string itself, so older hashes keep verifying.
-        Ok(parsed) => parsed
-            .verify_password(&[&Argon2::default()], password)
-            .is_ok(),
-        Err(_) => false,
+/// Verifies against any stored scheme: argon2id (ours), or a legacy hash brought in by
+/// `ferryd user import` (crypt MD5/SHA-256/SHA-512, bcrypt, plain MD5), which is replaced by
+/// argon2id on the next successful login.
+fn verify_blocking(password: &str, stored: &str) -> bool {
+    match scheme_of(stored) {
+        Scheme::Argon2 => match PasswordHash::new(stored) {
+            // The parameters come from the PHC string itself, so older hashes keep verifying.
+            Ok(parsed) => parsed
+                .verify_password(&[&Argon2::default()], password)
+                .is_ok(),
+            Err(_) => false,
+        },
+        Scheme::Crypt(_) => pwhash::unix::verify(password, stored),
+        Scheme::PlainMd5 => {
+            use md5::Digest;
+            let want = stored.trim_start_matches("md5:").to_ascii_lowercase();
+            let got = hex::encode(md5::Md5::digest(password.as_bytes()));
+            // Constant-time comparison of equal-length hex strings.
+            want.len() == got.len()
+                && want
+                    .bytes()
+                    .zip(got.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        }
+        Scheme::Unknown => false,
     }
+}
+
+/// How a stored password hash is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Argon2,
+    /// A crypt(3) scheme: `$1$` MD5, `$5$` SHA-256, `$6$` SHA-512, `$2y$`/`$2b$`/`$2a$` bcrypt.
+    Crypt(&'static str),
+    /// `md5:<hex>`: the original specification's unsalted MD5 (imported only).
+    PlainMd5,
+    Unknown,
+}
+
+pub fn scheme_of(stored: &str) -> Scheme {
+    if stored.starts_with("$argon2") {
+        Scheme::Argon2
+    } else if stored.starts_with("$1$") {
+        Scheme::Crypt("md5-crypt")
+    } else if stored.starts_with("$5$") {
+        Scheme::Crypt("sha256-crypt")
+    } else if stored.starts_with("$6$") {
+        Scheme::Crypt("sha512-crypt")
+    } else if stored.starts_with("$2y$") || stored.starts_with("$2b$") || stored.starts_with("$2a$")
+    {
+        Scheme::Crypt("bcrypt")
+    } else if stored.len() == 36
+        && stored.starts_with("md5:")
+        && stored[4..].bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        Scheme::PlainMd5
+    } else {
+        Scheme::Unknown
+    }
+}
+
+impl Scheme {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Argon2 => "argon2id",
+            Scheme::Crypt(n) => n,
+            Scheme::PlainMd5 => "md5",
+            Scheme::Unknown => "unknown",
+        }
+    }
+}
+
+/// Whether a stored hash should be replaced by a fresh argon2id one at the next login.
+pub fn needs_rehash(stored: &str) -> bool {
+    !stored.starts_with("$argon2id$")
 }
 
 struct CachedLogin {
@@ -184,6 +252,33 @@ mod tests {
         assert!(verify_blocking("s3cret", &phc));
         assert!(!verify_blocking("s3cret ", &phc));
         assert!(!verify_blocking("s3cret", "not a hash"));
+    }
+
+    #[test]
+    fn legacy_schemes_verify() {
+        // Known vectors: crypt(3) outputs of "password".
+        #[allow(deprecated)] // only to make a legacy hash to verify
+        let md5crypt = pwhash::md5_crypt::hash_with("$1$saltsalt$", "password").unwrap();
+        let sha512 = pwhash::sha512_crypt::hash_with("$6$saltsalt$", "password").unwrap();
+        let bcrypt = pwhash::bcrypt::hash("password").unwrap();
+        for h in [&md5crypt, &sha512, &bcrypt] {
+            assert!(verify_blocking("password", h), "{h}");
+            assert!(!verify_blocking("Password", h), "{h}");
+            assert!(needs_rehash(h));
+        }
+        assert!(verify_blocking(
+            "password",
+            "md5:5f4dcc3b5aa765d61d8327deb882cf99"
+        ));
+        assert!(!verify_blocking(
+            "passwort",
+            "md5:5f4dcc3b5aa765d61d8327deb882cf99"
+        ));
+        assert_eq!(scheme_of("$apr1$x$y"), Scheme::Unknown);
+        assert!(!verify_blocking(
+            "password",
+            "$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00"
+        ));
     }
 
     #[tokio::test]

@@ -136,6 +136,18 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Each user's password hash scheme (to show who still has a legacy hash).
+    pub async fn password_schemes(&self) -> Result<Vec<(String, crate::Scheme)>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, password_hash FROM users ORDER BY name")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(n, h)| (n, crate::scheme_of(&h)))
+            .collect())
+    }
+
     pub async fn delete_user(&self, name: &str) -> Result<()> {
         let res = sqlx::query("DELETE FROM users WHERE name = ?")
             .bind(name)
@@ -234,7 +246,27 @@ impl Store {
             None => (None, None),
         };
         let ok = self.verifier().verify(name, password, phc.as_deref()).await;
-        Ok(user.filter(|u| ok && u.enabled))
+        let user = user.filter(|u| ok && u.enabled);
+        if let (Some(u), Some(old)) = (&user, &phc) {
+            if crate::needs_rehash(old) {
+                // An imported legacy hash: replace it with argon2id now that we know the password.
+                match self.verifier().hash(password).await {
+                    Ok(new) => {
+                        sqlx::query(
+                            "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+                        )
+                        .bind(new)
+                        .bind(u.id)
+                        .bind(old)
+                        .execute(self.pool())
+                        .await?;
+                        tracing::info!(user = u.name, "legacy password hash replaced by argon2id");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not rehash a legacy password"),
+                }
+            }
+        }
+        Ok(user)
     }
 }
 
