@@ -12,6 +12,7 @@ use crate::control::Control;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::features::Features;
+use crate::tls::{TlsContext, TlsMode, TlsOptions};
 use crate::verify::DigestMethod;
 
 /// How strictly transfers are verified.
@@ -37,6 +38,8 @@ pub struct ClientOptions {
     pub retries: u32,
     /// Bytes per second, when the user limits the rate.
     pub rate_limit: Option<u64>,
+    /// FTPS: when to use it and what to trust.
+    pub tls: TlsOptions,
 }
 
 impl Default for ClientOptions {
@@ -47,6 +50,7 @@ impl Default for ClientOptions {
             verify: VerifyMode::Auto,
             retries: 3,
             rate_limit: None,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -70,6 +74,15 @@ pub struct Client {
     /// The "checking by size only" note was given (it is said once per session).
     pub(crate) said_size_only: bool,
     pub greeting: Reply,
+    /// The TLS configuration for this server, built on first use and kept (with its session
+    /// cache) for the data connections and reconnections.
+    tls_ctx: Option<TlsContext>,
+    /// The control connection is TLS.
+    tls_active: bool,
+    /// Data connections are TLS (`PROT P` accepted).
+    pub(crate) prot_private: bool,
+    /// `SITE REGISTER` instead of `USER` at the next login: the invitation token, if any.
+    registration: Option<Option<String>>,
 }
 
 impl Client {
@@ -79,9 +92,29 @@ impl Client {
         credentials: Credentials,
         opts: ClientOptions,
     ) -> Result<Client> {
-        let (ctrl, greeting) = Control::connect(authority, opts.timeout).await?;
+        Client::start(authority, credentials, opts, None).await
+    }
+
+    /// Connects to `authority` and creates the account `credentials.user` with its password
+    /// (`SITE REGISTER`, Ferry's own; `token` for servers that want an invitation), which
+    /// also logs in. Later reconnections log in normally.
+    pub async fn register(
+        authority: &str,
+        credentials: Credentials,
+        token: Option<String>,
+        opts: ClientOptions,
+    ) -> Result<Client> {
+        Client::start(authority, credentials, opts, Some(token)).await
+    }
+
+    async fn start(
+        authority: &str,
+        credentials: Credentials,
+        opts: ClientOptions,
+        registration: Option<Option<String>>,
+    ) -> Result<Client> {
         let mut c = Client {
-            ctrl: Some(ctrl),
+            ctrl: None,
             opts,
             authority: authority.to_owned(),
             credentials,
@@ -92,15 +125,109 @@ impl Client {
             epsv_refused: false,
             cwd: None,
             said_size_only: false,
-            greeting,
+            greeting: Reply::new(220, ""),
+            tls_ctx: None,
+            tls_active: false,
+            prot_private: false,
+            registration,
         };
+        c.open_control().await?;
         c.login().await?;
         Ok(c)
     }
 
+    /// The TLS configuration, built on first use.
+    fn tls_context(&mut self) -> Result<TlsContext> {
+        if let Some(ctx) = &self.tls_ctx {
+            return Ok(ctx.clone());
+        }
+        let host = host_of(&self.authority);
+        let ctx = TlsContext::new(&self.opts.tls, &host, &self.authority)?;
+        self.tls_ctx = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    /// Connects the control connection, with TLS as the options say: from the start
+    /// (implicit), or by `AUTH TLS` (`auto`: when the server accepts it; `require`: or fail).
+    async fn open_control(&mut self) -> Result<()> {
+        let t = self.opts.timeout;
+        self.ctrl = None;
+        self.tls_active = false;
+        self.prot_private = false;
+        if self.opts.tls.implicit {
+            let ctx = self.tls_context()?;
+            let (ctrl, greeting) = Control::connect(&self.authority, t, Some(&ctx)).await?;
+            self.ctrl = Some(ctrl);
+            self.greeting = greeting;
+            self.tls_active = true;
+            return Ok(());
+        }
+        let (mut ctrl, greeting) = Control::connect(&self.authority, t, None).await?;
+        self.greeting = greeting;
+        let mode = self.opts.tls.mode;
+        if mode != TlsMode::Off {
+            let r = ctrl.cmd("AUTH TLS").await?;
+            if r.code == 234 {
+                let ctx = self.tls_context()?;
+                ctrl = ctrl.upgrade(&ctx).await?;
+                self.tls_active = true;
+            } else if mode == TlsMode::Require {
+                return Err(Error::Tls(format!(
+                    "{} does not offer TLS (AUTH TLS: {} {}), and --tls require forbids plain FTP",
+                    self.authority,
+                    r.code,
+                    r.lines.join(" ").trim()
+                )));
+            }
+        }
+        self.ctrl = Some(ctrl);
+        Ok(())
+    }
+
+    /// Whether the control connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        self.tls_active
+    }
+
+    /// Whether data connections are encrypted (`PROT P`).
+    pub fn is_data_tls(&self) -> bool {
+        self.prot_private
+    }
+
+    /// The TLS set-up for data connections, when they are encrypted.
+    pub(crate) fn data_tls(&self) -> Option<&TlsContext> {
+        self.tls_ctx.as_ref().filter(|_| self.prot_private)
+    }
+
     async fn login(&mut self) -> Result<()> {
         let user = self.credentials.user.clone();
-        let r = self.ctrl()?.cmd(&format!("USER {user}")).await?;
+        let r = match self.registration.take() {
+            Some(token) => {
+                let line = match token {
+                    Some(t) => format!("SITE REGISTER {user} {t}"),
+                    None => format!("SITE REGISTER {user}"),
+                };
+                let r = self.ctrl()?.cmd(&line).await?;
+                if r.code != 331 {
+                    return Err(Error::Login(format!(
+                        "registration refused: {} {}",
+                        r.code,
+                        r.lines.join(" ").trim()
+                    )));
+                }
+                let pass = self.credentials.password.clone();
+                let r = self.ctrl()?.cmd(&format!("PASS {pass}")).await?;
+                if r.code != 230 {
+                    return Err(Error::Login(format!(
+                        "registration refused: {} {}",
+                        r.code,
+                        r.lines.join(" ").trim()
+                    )));
+                }
+                r
+            }
+            None => self.ctrl()?.cmd(&format!("USER {user}")).await?,
+        };
         let r = match r.code {
             230 => r,
             331 => {
@@ -111,6 +238,30 @@ impl Client {
         };
         if r.code != 230 && r.code != 202 {
             return Err(login_error(&r));
+        }
+        if self.tls_active {
+            // RFC 4217 §9: PBSZ 0 then PROT P; sent after the login, as curl and lftp do,
+            // since some servers only take them then.
+            let pbsz = self.ctrl()?.cmd("PBSZ 0").await?;
+            let prot = if pbsz.is_positive_completion() {
+                Some(self.ctrl()?.cmd("PROT P").await?)
+            } else {
+                None
+            };
+            match prot {
+                Some(r) if r.is_positive_completion() => self.prot_private = true,
+                other => {
+                    let r = other.unwrap_or(pbsz);
+                    if self.opts.tls.mode == TlsMode::Require || self.opts.tls.implicit {
+                        return Err(Error::Tls(format!(
+                            "{} refuses encrypted data connections ({} {})",
+                            self.authority,
+                            r.code,
+                            r.lines.join(" ").trim()
+                        )));
+                    }
+                }
+            }
         }
         let feat = self.ctrl()?.cmd("FEAT").await?;
         self.features = Features::parse(&feat);
@@ -132,10 +283,7 @@ impl Client {
     /// Opens a new connection to the same server as the same user, back in the directory the
     /// old one was in.
     pub async fn reconnect(&mut self) -> Result<()> {
-        self.ctrl = None;
-        let (ctrl, greeting) = Control::connect(&self.authority, self.opts.timeout).await?;
-        self.ctrl = Some(ctrl);
-        self.greeting = greeting;
+        self.open_control().await?;
         self.epsv_refused = false;
         self.login().await?;
         if let Some(dir) = self.cwd.clone() {
@@ -239,6 +387,17 @@ impl Client {
 
     pub async fn site(&mut self, args: &str) -> Result<Reply> {
         self.simple(&format!("SITE {args}")).await
+    }
+
+    /// `SITE EXEC name args` (Ferry's restricted commands): the command's output and exit.
+    pub async fn site_exec(&mut self, name: &str, args: &[String]) -> Result<ExecOutput> {
+        let mut line = format!("SITE EXEC {name}");
+        for a in args {
+            line.push(' ');
+            line.push_str(a);
+        }
+        let r = self.simple(&line).await?;
+        Ok(ExecOutput::from_reply(&r))
     }
 
     /// The size of a regular file; None when it does not exist (or is no file).
@@ -405,6 +564,60 @@ impl Client {
     }
 }
 
+/// What `SITE EXEC` answered: `200-Output of NAME:`, the output lines (each prefixed with a
+/// space), then `200 Exit code N.` (or why it was killed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub output: Vec<String>,
+    /// The last line: `Exit code 0.`, `Killed after 5 s (timeout).`, ...
+    pub status: String,
+    /// The command's exit code, when it exited by itself.
+    pub exit_code: Option<i32>,
+}
+
+impl ExecOutput {
+    pub fn from_reply(r: &Reply) -> ExecOutput {
+        let n = r.lines.len();
+        let status = r
+            .lines
+            .last()
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_default();
+        let output = if n >= 2 {
+            let start = usize::from(r.lines[0].trim_end().ends_with(':'));
+            r.lines[start..n - 1]
+                .iter()
+                .map(|l| l.strip_prefix(' ').unwrap_or(l).to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let exit_code = status
+            .strip_prefix("Exit code ")
+            .and_then(|c| c.trim_end_matches('.').parse().ok());
+        ExecOutput {
+            output,
+            status,
+            exit_code,
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+}
+
+/// The host of `host:port` (`[v6]:port` gives the bare address).
+fn host_of(authority: &str) -> String {
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
 fn login_error(r: &Reply) -> Error {
     Error::Login(format!("{} {}", r.code, r.lines.join(" ").trim()))
 }
@@ -438,6 +651,36 @@ pub fn parse_pwd(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_replies() {
+        let r = Reply::multi(
+            200,
+            vec![
+                "Output of greet:".into(),
+                " hello".into(),
+                "  two".into(),
+                "Exit code 0.".into(),
+            ],
+        );
+        let o = ExecOutput::from_reply(&r);
+        assert_eq!(o.output, vec!["hello", " two"]);
+        assert!(o.success());
+        let o = ExecOutput::from_reply(&Reply::multi(
+            200,
+            vec![
+                "Output of slow:".into(),
+                "Killed after 1 s (timeout).".into(),
+            ],
+        ));
+        assert!(o.output.is_empty() && !o.success());
+        assert_eq!(
+            ExecOutput::from_reply(&Reply::new(200, "Exit code 3.")).exit_code,
+            Some(3)
+        );
+        assert_eq!(host_of("[::1]:21"), "::1");
+        assert_eq!(host_of("example.com:990"), "example.com");
+    }
 
     #[test]
     fn pwd_replies() {

@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};
 use crate::stream::NetStream;
+use crate::tls::TlsContext;
 
 /// Longest reply line accepted (listings do not travel here; MLST and FEAT lines are short).
 const MAX_REPLY_LINE: usize = 64 * 1024;
@@ -23,52 +24,85 @@ pub struct Control {
     line: Vec<u8>,
 }
 
-impl Control {
-    /// Connects to the first address of `authority` (`host:port`) that answers.
-    pub async fn connect(authority: &str, timeout: Duration) -> Result<(Control, Reply)> {
-        let addrs: Vec<SocketAddr> =
-            tokio::time::timeout(timeout, tokio::net::lookup_host(authority))
-                .await
-                .map_err(|_| Error::Timeout {
-                    what: format!("the address of {authority}"),
-                    after: timeout,
-                })?
-                .map_err(Error::Network)?
-                .collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{authority}: no address"));
-        for addr in addrs {
-            match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => {
-                    // Small command lines must not wait for the peer's delayed ACK.
-                    let _ = s.set_nodelay(true);
-                    let mut c = Control {
-                        io: BufReader::new(NetStream::Plain(s)),
-                        timeout,
-                        line: Vec::new(),
-                    };
-                    let mut greeting = c.read_reply().await?;
-                    // 120: "service ready in nnn minutes"; the 220 follows.
-                    while greeting.code == 120 {
-                        greeting = c.read_reply().await?;
-                    }
-                    return match greeting.code {
-                        220 => Ok((c, greeting)),
-                        _ => Err(Error::server("connect", &greeting)),
-                    };
-                }
-                Ok(Err(e)) => last = e,
-                Err(_) => {
-                    last = io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!(
-                            "connecting to {addr} timed out after {}s",
-                            timeout.as_secs()
-                        ),
-                    )
-                }
+/// A TCP connection to the first address of `authority` that answers.
+pub(crate) async fn connect_tcp(authority: &str, timeout: Duration) -> Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(timeout, tokio::net::lookup_host(authority))
+        .await
+        .map_err(|_| Error::Timeout {
+            what: format!("the address of {authority}"),
+            after: timeout,
+        })?
+        .map_err(Error::Network)?
+        .collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{authority}: no address"));
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                // Small command lines must not wait for the peer's delayed ACK.
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => last = e,
+            Err(_) => {
+                last = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "connecting to {addr} timed out after {}s",
+                        timeout.as_secs()
+                    ),
+                )
             }
         }
-        Err(Error::Network(last))
+    }
+    Err(Error::Network(last))
+}
+
+impl Control {
+    /// Connects to the first address of `authority` (`host:port`) that answers and reads the
+    /// greeting; with `tls` (implicit FTPS), the TLS handshake comes first.
+    pub async fn connect(
+        authority: &str,
+        timeout: Duration,
+        tls: Option<&TlsContext>,
+    ) -> Result<(Control, Reply)> {
+        let tcp = connect_tcp(authority, timeout).await?;
+        let stream = match tls {
+            Some(ctx) => ctx.handshake(tcp, timeout).await?,
+            None => NetStream::Plain(tcp),
+        };
+        let mut c = Control {
+            io: BufReader::new(stream),
+            timeout,
+            line: Vec::new(),
+        };
+        let mut greeting = c.read_reply().await?;
+        // 120: "service ready in nnn minutes"; the 220 follows.
+        while greeting.code == 120 {
+            greeting = c.read_reply().await?;
+        }
+        match greeting.code {
+            220 => Ok((c, greeting)),
+            _ => Err(Error::server("connect", &greeting)),
+        }
+    }
+
+    /// Runs the TLS handshake on the connection after the server's `234` to `AUTH TLS`.
+    pub async fn upgrade(self, tls: &TlsContext) -> Result<Control> {
+        if !self.io.buffer().is_empty() {
+            // Bytes the server sent after 234 but before the handshake: not FTPS.
+            return Err(Error::Protocol(
+                "the server sent data after accepting AUTH TLS".to_owned(),
+            ));
+        }
+        let NetStream::Plain(tcp) = self.io.into_inner() else {
+            return Err(Error::Protocol("AUTH TLS on a TLS connection".to_owned()));
+        };
+        let stream = tls.handshake(tcp, self.timeout).await?;
+        Ok(Control {
+            io: BufReader::new(stream),
+            timeout: self.timeout,
+            line: Vec::new(),
+        })
     }
 
     pub fn timeout(&self) -> Duration {

@@ -16,15 +16,15 @@ use crate::stream::NetStream;
 /// A data connection being set up: passive ones are connected before the transfer command,
 /// active ones are accepted after it.
 pub(crate) enum PendingData {
-    Connected(NetStream),
+    Connected(TcpStream),
     Listening(TcpListener, IpAddr),
 }
 
 impl PendingData {
     pub(crate) async fn establish(self, client: &Client) -> Result<NetStream> {
         let t = client.opts.timeout;
-        match self {
-            PendingData::Connected(s) => Ok(s),
+        let tcp = match self {
+            PendingData::Connected(s) => s,
             PendingData::Listening(listener, peer_ip) => loop {
                 let (s, from) = tokio::time::timeout(t, listener.accept())
                     .await
@@ -35,9 +35,15 @@ impl PendingData {
                     .map_err(Error::Network)?;
                 // Only the server may connect back (anyone could race it otherwise).
                 if from.ip() == peer_ip {
-                    return Ok(NetStream::Plain(s));
+                    break s;
                 }
             },
+        };
+        // PROT P: the client is the TLS client in either direction (RFC 4217 §7), with the
+        // control connection's configuration, so the session resumes.
+        match client.data_tls() {
+            Some(ctx) => ctx.handshake(tcp, t).await,
+            None => Ok(NetStream::Plain(tcp)),
         }
     }
 }
@@ -90,7 +96,7 @@ impl Client {
                 after: t,
             })?
             .map_err(Error::Network)?;
-        Ok(PendingData::Connected(NetStream::Plain(s)))
+        Ok(PendingData::Connected(s))
     }
 
     async fn prepare_active(&mut self) -> Result<PendingData> {

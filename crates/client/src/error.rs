@@ -55,6 +55,12 @@ pub enum Error {
     Aborted,
     #[error("not connected")]
     NotConnected,
+    /// The server's certificate was not accepted (see [`crate::tls`]).
+    #[error("{0}")]
+    Certificate(Box<crate::tls::CertProblem>),
+    /// TLS could not be set up (refused by the server under `--tls require`, failed handshake).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// The classes of failure the command line distinguishes (see the exit codes in `ferry --help`).
@@ -68,6 +74,8 @@ pub enum ErrorKind {
     Quota,
     Integrity,
     Network,
+    /// No secure connection: certificate not trusted, or TLS required and unavailable.
+    Tls,
     Aborted,
     Other,
 }
@@ -108,6 +116,7 @@ impl Error {
             Error::Network(_) | Error::Timeout { .. } | Error::NotConnected => ErrorKind::Network,
             Error::Protocol(_) => ErrorKind::Other,
             Error::Aborted => ErrorKind::Aborted,
+            Error::Certificate(_) | Error::Tls(_) => ErrorKind::Tls,
         }
     }
 

@@ -19,16 +19,18 @@ pub mod listing;
 pub mod progress;
 pub mod resume;
 pub mod stream;
+pub mod tls;
 pub mod transfer;
 pub mod url;
 pub mod verify;
 
-pub use client::{Client, ClientOptions, VerifyMode};
+pub use client::{Client, ClientOptions, ExecOutput, VerifyMode};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, Result};
 pub use files::{BatchOutcome, Outcome};
 pub use listing::{EntryType, RemoteEntry};
 pub use progress::{Progress, Silent};
+pub use tls::{TlsMode, TlsOptions};
 pub use url::FtpUrl;
 
 pub use tokio_util::sync::CancellationToken;

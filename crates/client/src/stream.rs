@@ -11,15 +11,59 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-#[derive(Debug)]
 pub enum NetStream {
     Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl std::fmt::Debug for NetStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetStream::Plain(s) => write!(f, "Plain({:?})", s.peer_addr().ok()),
+            NetStream::Tls(s) => write!(f, "Tls({:?})", s.get_ref().0.peer_addr().ok()),
+        }
+    }
 }
 
 impl NetStream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             NetStream::Plain(s) => s,
+            NetStream::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, NetStream::Tls(_))
+    }
+
+    /// Whether the TLS session was resumed (for tests and logs); None on plain TCP.
+    pub fn tls_resumed(&self) -> Option<bool> {
+        match self {
+            NetStream::Plain(_) => None,
+            NetStream::Tls(s) => {
+                Some(s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed))
+            }
+        }
+    }
+
+    /// Ends an upload: half-closes (TLS: `close_notify` first) and, on TLS, reads what the
+    /// server still sends until it closes, for at most `limit`. That read takes in the
+    /// session tickets a TLS 1.3 server sends after the handshake, which the next data
+    /// connection needs to resume the session; a client that only writes never sees them.
+    pub async fn finish_upload(&mut self, limit: std::time::Duration) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = tokio::time::timeout(limit, self.shutdown()).await;
+        if self.is_tls() {
+            let mut sink = [0u8; 4096];
+            let _ = tokio::time::timeout(limit, async {
+                while let Ok(n) = self.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
     }
 
@@ -40,6 +84,15 @@ impl AsyncRead for NetStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            // A peer that closes without `close_notify` (many FTP servers do on data
+            // connections) reads as the end: the transfer's 226 and the size and digest
+            // checks tell a complete file from a cut one, as they do without TLS.
+            NetStream::Tls(s) => match Pin::new(s.as_mut()).poll_read(cx, buf) {
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
         }
     }
 }
@@ -52,18 +105,21 @@ impl AsyncWrite for NetStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -299,7 +299,7 @@ impl Client {
             }
         };
         // End of file for the server: half-close and let it confirm.
-        let _ = tokio::time::timeout(t, data.shutdown()).await;
+        data.finish_upload(t.min(Duration::from_secs(5))).await;
         drop(data);
         self.finish_transfer(&line).await?;
         Ok((bytes, hasher))

@@ -1,5 +1,6 @@
 //! `ftp://user[:password]@host[:port]/path` (RFC 1738 §3.2, IPv6 literals as in RFC 3986):
 //! user, password and path are percent-decoded, so any UTF-8 name can be written.
+//! `ftps://` is the same with implicit TLS (TLS from the first byte, port 990 by default).
 
 use std::fmt;
 
@@ -8,6 +9,8 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTRO
 use crate::error::{Error, Result};
 
 pub const DEFAULT_PORT: u16 = 21;
+/// The implicit-FTPS port (`ftps://`).
+pub const DEFAULT_FTPS_PORT: u16 = 990;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct FtpUrl {
@@ -19,6 +22,8 @@ pub struct FtpUrl {
     /// The path as the server should see it: `/` + the decoded URL path (empty when the URL
     /// has none, meaning the login directory).
     pub path: String,
+    /// `ftps://`: implicit TLS.
+    pub implicit_tls: bool,
 }
 
 /// Characters escaped when a URL is printed back (the path keeps its slashes).
@@ -35,14 +40,16 @@ const USER_ESCAPES: &AsciiSet = &PATH_ESCAPES.add(b'@').add(b':').add(b'/');
 impl FtpUrl {
     pub fn parse(s: &str) -> Result<FtpUrl> {
         let bad = |why: &str| Error::Usage(format!("{}: {why}", redact(s)));
-        let rest = s
-            .strip_prefix("ftp://")
-            .or_else(|| {
-                s.get(..6)
-                    .filter(|p| p.eq_ignore_ascii_case("ftp://"))
-                    .map(|_| &s[6..])
-            })
-            .ok_or_else(|| bad("not an ftp:// URL"))?;
+        let scheme = |name: &str| {
+            s.get(..name.len())
+                .filter(|p| p.eq_ignore_ascii_case(name))
+                .map(|_| &s[name.len()..])
+        };
+        let (rest, implicit_tls) = match (scheme("ftp://"), scheme("ftps://")) {
+            (Some(r), _) => (r, false),
+            (None, Some(r)) => (r, true),
+            (None, None) => return Err(bad("not an ftp:// or ftps:// URL")),
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -89,6 +96,7 @@ impl FtpUrl {
             return Err(bad("no host"));
         }
         let port = match port {
+            None | Some("") if implicit_tls => DEFAULT_FTPS_PORT,
             None | Some("") => DEFAULT_PORT,
             Some(p) => p
                 .parse::<u16>()
@@ -107,6 +115,7 @@ impl FtpUrl {
             host,
             port,
             path,
+            implicit_tls,
         })
     }
 
@@ -140,7 +149,11 @@ fn decode(s: &str) -> std::result::Result<String, std::str::Utf8Error> {
 /// Never shows the password: URLs end up in messages, logs and history.
 impl fmt::Display for FtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ftp://")?;
+        f.write_str(if self.implicit_tls {
+            "ftps://"
+        } else {
+            "ftp://"
+        })?;
         if let Some(u) = &self.user {
             write!(f, "{}@", utf8_percent_encode(u, USER_ESCAPES))?;
         }
@@ -210,6 +223,16 @@ mod tests {
         assert_eq!(FtpUrl::parse("ftp://[::1]/").unwrap().port, 21);
         let u = FtpUrl::parse("FTP://x:p@ss@h/").unwrap();
         assert_eq!(u.password.as_deref(), Some("p@ss"));
+    }
+
+    #[test]
+    fn ftps_is_implicit_tls_on_990() {
+        let u = FtpUrl::parse("ftps://alice@host/x").unwrap();
+        assert!(u.implicit_tls);
+        assert_eq!(u.port, 990);
+        assert_eq!(u.to_string(), "ftps://alice@host:990/x");
+        assert_eq!(FtpUrl::parse("FTPS://h:2990").unwrap().port, 2990);
+        assert!(!FtpUrl::parse("ftp://h").unwrap().implicit_tls);
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! The command line: what a user types, and the help that teaches it.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ferry_client::VerifyMode;
+use ferry_client::{TlsMode, VerifyMode};
 
 const ABOUT: &str = "Ferry: an FTP client that resumes and verifies by itself.
 
-Run a single command (get, put, ls, mkdir, rm, hash), or give just a URL to open an
-interactive shell (`help` inside it lists its commands).";
+Run a single command (get, put, ls, mkdir, rm, hash, site exec, register), or give just a
+URL to open an interactive shell (`help` inside it lists its commands).";
 
 const AFTER_HELP: &str = "URLs:
   ftp://[user[:password]@]host[:port]/path     port 21 unless given; IPv6 as ftp://[::1]:2121/
+  ftps://[user[:password]@]host[:port]/path    implicit TLS, port 990 unless given
   Characters such as spaces or '@' in names may be percent-encoded (%20, %40).
 
 Examples:
@@ -19,6 +20,20 @@ Examples:
   ferry put report.pdf ftp://alice@host/inbox/  upload into a directory
   ferry ls --json ftp://alice@host/             list as JSON
   ferry hash ftp://alice@host/big.iso           print the server's SHA-256
+  ferry --tls require get ftp://alice@host/f    never fall back to plain FTP
+  ferry register ftp://host --user carol --invite TOKEN    create an account (Ferry servers)
+  ferry site exec ftp://alice@host/ greet       run a command the server's admin allows
+
+TLS (FTPS): with --tls auto (the default) ferry sends AUTH TLS and encrypts the session and
+every data connection (PBSZ 0, PROT P) when the server accepts, and stays plain FTP when it
+does not; --tls require refuses plain FTP; ftps:// URLs use implicit TLS. Certificates are
+checked against the system's roots, or only against --ca-file. A certificate that cannot be
+verified (a self-signed one) is shown by its SHA-256 fingerprint: compare it with the
+server's (`ferryd tls show`), then accept it at the prompt or pass --trust-fingerprint, and
+ferry pins it for that host:port in $XDG_CONFIG_HOME/ferry/known_hosts (default
+~/.config/ferry/known_hosts). A pinned host that later shows another certificate is refused,
+as ssh does: remove its line from known_hosts, or pass --trust-fingerprint NEW to re-pin.
+--insecure skips every check (with a warning): anyone on the path could read your password.
 
 Passwords, first found wins: the URL, ~/.netrc (machine/login/password), the FERRY_PASSWORD
 environment variable, then a prompt (no echo) when run in a terminal. They are never printed
@@ -34,7 +49,9 @@ Exit status:
   0  success               4  not found or permission denied
   1  other error           5  over quota or disk full (552/452)
   2  usage error           6  integrity check failed (digests differ)
-  3  login failed          7  network error or timeout";
+  3  login failed          7  network error or timeout, or no trusted TLS (certificate not
+                              trusted or changed, --tls require without TLS on the server)
+SITE EXEC exits 1 when the remote command does not exit with 0.";
 
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -71,6 +88,36 @@ pub struct Global {
     /// Limit the transfer rate, e.g. 500k or 10M (bytes per second).
     #[arg(long, global = true, value_name = "RATE", value_parser = parse_rate)]
     pub limit_rate: Option<u64>,
+    /// auto: AUTH TLS when the server accepts it; require: fail without TLS; off: plain FTP.
+    #[arg(long, global = true, value_enum, default_value_t = Tls::Auto)]
+    pub tls: Tls,
+    /// Trust only the CA certificates in this PEM file (instead of the system's).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Accept the server certificate with this SHA-256 fingerprint (AB:CD:..., as `ferryd tls
+    /// show` prints it) and pin it in known_hosts.
+    #[arg(long, global = true, value_name = "FP")]
+    pub trust_fingerprint: Option<String>,
+    /// Do not verify the server's certificate at all (dangerous; warns).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tls {
+    Auto,
+    Require,
+    Off,
+}
+
+impl From<Tls> for TlsMode {
+    fn from(t: Tls) -> TlsMode {
+        match t {
+            Tls::Auto => TlsMode::Auto,
+            Tls::Require => TlsMode::Require,
+            Tls::Off => TlsMode::Off,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,5 +194,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         url: String,
+    },
+    /// Create an account on a Ferry server that allows it (SITE REGISTER).
+    ///
+    /// The name comes from the URL (ftp://carol@host) or --user; the new password is asked
+    /// twice (or taken from FERRY_PASSWORD). TLS is used when the server has it (it refuses
+    /// registrations in clear then). On a terminal the shell opens, logged in.
+    Register {
+        /// The server, e.g. ftp://carol@files.example.com:2121
+        url: String,
+        /// The invitation token, for servers that register by invitation.
+        #[arg(long, value_name = "TOKEN")]
+        invite: Option<String>,
+    },
+    /// Server-specific SITE commands.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Run a command the server's administrator allows (SITE EXEC) and print its output.
+    ///
+    /// Exits 0 when the remote command exits 0, else 1. `site help` in the shell lists the
+    /// commands you may run.
+    Exec {
+        /// The server, e.g. ftp://alice@host/dir (the command runs in that directory).
+        url: String,
+        /// The command's name on the server.
+        name: String,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }

@@ -20,7 +20,7 @@ pub fn code(e: &Error) -> i32 {
         ErrorKind::NotFound => NOT_FOUND,
         ErrorKind::Quota => QUOTA,
         ErrorKind::Integrity => INTEGRITY,
-        ErrorKind::Network => NETWORK,
+        ErrorKind::Network | ErrorKind::Tls => NETWORK,
         ErrorKind::Aborted => INTERRUPTED,
         ErrorKind::Other => OTHER,
     }

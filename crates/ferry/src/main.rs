@@ -14,7 +14,24 @@ mod shell;
 
 use clap::Parser;
 
-use crate::cli::Cli;
+use std::io::IsTerminal;
+
+use crate::cli::{Cli, Command};
+
+/// Prints an error, and for a refused certificate what to do about it (a changed one
+/// loudly, as ssh does).
+pub fn report_error(prefix: &str, e: &ferry_client::Error) {
+    if let ferry_client::Error::Certificate(p) = e {
+        if let ferry_client::tls::CertProblem::Changed { .. } = p.as_ref() {
+            let bar = "@".repeat(64);
+            eprintln!("{bar}\n@    WARNING: THE SERVER'S TLS CERTIFICATE HAS CHANGED!    @\n{bar}");
+        }
+    }
+    eprintln!("{prefix}: {e}");
+    if let Some(a) = login::advice(e) {
+        eprintln!("{a}");
+    }
+}
 
 fn main() {
     let cli = Cli::parse();
@@ -33,7 +50,7 @@ fn run(cli: Cli) -> i32 {
     };
     let g = cli.global;
     let report = |e: ferry_client::Error| {
-        eprintln!("ferry: {e}");
+        report_error("ferry", &e);
         exit::code(&e)
     };
     let url = match oneshot::parse_url(&cmd) {
@@ -41,7 +58,11 @@ fn run(cli: Cli) -> i32 {
         Err(e) => return report(e),
     };
     // Before the runtime: the password prompt blocks.
-    let creds = match login::credentials(&url, &g) {
+    let creds = match &cmd {
+        Command::Register { .. } => login::new_account(&url, &g),
+        _ => login::credentials(&url, &g),
+    };
+    let creds = match creds {
         Ok(c) => c,
         Err(e) => return report(e),
     };
@@ -56,8 +77,22 @@ fn run(cli: Cli) -> i32 {
             return exit::OTHER;
         }
     };
+    if let Command::Register { invite, .. } = cmd {
+        let user = creds.user.clone();
+        let client = match rt.block_on(login::connect_as(&url, creds, &g, Some(invite))) {
+            Ok(c) => c,
+            Err(e) => return report(e),
+        };
+        println!("Registered {user} on {}; logged in.", url.authority());
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            return shell::run_on(&rt, g, shell::Start::Connected(Box::new(client), url));
+        }
+        let mut client = client;
+        rt.block_on(client.quit());
+        return exit::OK;
+    }
     match rt.block_on(oneshot::run(cmd, &g, creds)) {
-        Ok(()) => exit::OK,
+        Ok(code) => code,
         Err(e) => report(e),
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use ferry_client::{CancellationToken, Client, Error, FtpUrl, Result};
 
-use crate::cli::{Command, Global};
+use crate::cli::{Command, Global, SiteCommand};
 use crate::output;
 use crate::progress::Bars;
 
@@ -17,16 +17,50 @@ fn url_of(cmd: &Command) -> &str {
         | Command::Ls { url, .. }
         | Command::Mkdir { url }
         | Command::Rm { url, .. }
-        | Command::Hash { url, .. } => url,
+        | Command::Hash { url, .. }
+        | Command::Register { url, .. }
+        | Command::Site(SiteCommand::Exec { url, .. }) => url,
     }
 }
 
-pub async fn run(cmd: Command, g: &Global, creds: ferry_client::Credentials) -> Result<()> {
+/// Runs one command; Ok carries the exit status (SITE EXEC passes the remote one on).
+pub async fn run(cmd: Command, g: &Global, creds: ferry_client::Credentials) -> Result<i32> {
     let url = FtpUrl::parse(url_of(&cmd))?;
     let mut client = crate::login::connect(&url, creds, g).await?;
-    let r = execute(&mut client, &url, cmd, g).await;
+    let r = match cmd {
+        Command::Site(SiteCommand::Exec { name, args, .. }) => {
+            site_exec(&mut client, &url, &name, &args).await
+        }
+        cmd => execute(&mut client, &url, cmd, g)
+            .await
+            .map(|()| crate::exit::OK),
+    };
     client.quit().await;
     r
+}
+
+/// `site exec`: in the URL's directory, prints the output; 0 when the command exited 0.
+async fn site_exec(client: &mut Client, url: &FtpUrl, name: &str, args: &[String]) -> Result<i32> {
+    if !url.path.is_empty() && url.path != "/" {
+        client.cwd(&url.path).await?;
+    }
+    let out = client.site_exec(name, args).await?;
+    print_exec(&out);
+    Ok(if out.success() {
+        crate::exit::OK
+    } else {
+        crate::exit::OTHER
+    })
+}
+
+/// The output lines on stdout; the status on stderr unless the command exited 0.
+pub fn print_exec(out: &ferry_client::ExecOutput) {
+    for l in &out.output {
+        println!("{l}");
+    }
+    if !out.success() {
+        eprintln!("{}", out.status);
+    }
 }
 
 pub fn parse_url(cmd: &Command) -> Result<FtpUrl> {
@@ -117,6 +151,9 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                 }
                 r => r,
             }
+        }
+        Command::Register { .. } | Command::Site(_) => {
+            Err(Error::Usage("this command is not run here".to_owned()))
         }
         Command::Hash { json, .. } => {
             let path = need_path(url)?;

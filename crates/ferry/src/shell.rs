@@ -81,7 +81,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("hash", "PATH", "print the server's digest of a file"),
     ("quota", "", "show your quota on the server"),
-    ("site", "ARGS", "send a SITE command (SITE HELP lists them)"),
+    (
+        "site",
+        "ARGS",
+        "send a SITE command (site help lists them; site exec NAME [ARGS] runs one)",
+    ),
     (
         "quote",
         "LINE",
@@ -180,6 +184,13 @@ async fn cancellable<F: Future>(
     }
 }
 
+/// How the shell starts: with a URL to open, or with a session already logged in
+/// (`ferry register`).
+pub enum Start {
+    Url(Option<String>),
+    Connected(Box<Client>, FtpUrl),
+}
+
 pub fn run(g: Global, url: Option<String>) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -192,6 +203,10 @@ pub fn run(g: Global, url: Option<String>) -> i32 {
             return crate::exit::OTHER;
         }
     };
+    run_on(&rt, g, Start::Url(url))
+}
+
+pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
     // Installed now, before any command, so a Ctrl-C during the first one cannot kill us.
     let mut sigint = match rt.block_on(async { signal(SignalKind::interrupt()) }) {
         Ok(s) => s,
@@ -228,8 +243,18 @@ pub fn run(g: Global, url: Option<String>) -> i32 {
         names,
         names_stale: false,
     };
-    if let Some(u) = url {
-        shell.open(&u, &rt);
+    match start {
+        Start::Url(Some(u)) => shell.open(&u, rt),
+        Start::Url(None) => {}
+        Start::Connected(c, url) => {
+            let cancel = CancellationToken::new();
+            let mut c = *c;
+            let cwd = rt.block_on(cancellable(c.pwd(), &cancel, &mut sigint));
+            shell.cwd = cwd.unwrap_or_default();
+            shell.client = Some(c);
+            shell.url = Some(url);
+            shell.names_stale = true;
+        }
     }
     loop {
         if shell.names_stale {
@@ -257,7 +282,7 @@ pub fn run(g: Global, url: Option<String>) -> i32 {
                         .is_ok()
                     {}
                 });
-                if let Flow::Quit = shell.dispatch(line, &rt, &mut sigint) {
+                if let Flow::Quit = shell.dispatch(line, rt, &mut sigint) {
                     break;
                 }
             }
@@ -315,7 +340,7 @@ impl Shell {
                         "interrupted after {:.1} s: transfer aborted",
                         started.elapsed().as_secs_f64()
                     ),
-                    Err(e) => eprintln!("error: {e}"),
+                    Err(e) => report(&e),
                 }
                 self.bars.clear();
             }
@@ -347,13 +372,18 @@ impl Shell {
         });
         match r {
             Ok((c, cwd)) => {
-                println!("Connected to {} as {}.", url.authority(), c.user());
+                let how = match (c.is_tls(), c.is_data_tls()) {
+                    (true, true) => " (TLS)",
+                    (true, false) => " (TLS, data in clear)",
+                    _ => "",
+                };
+                println!("Connected to {} as {}{how}.", url.authority(), c.user());
                 self.client = Some(c);
                 self.url = Some(url);
                 self.cwd = cwd;
                 self.names_stale = true;
             }
-            Err(e) => eprintln!("error: {e}"),
+            Err(e) => report(&e),
         }
     }
 
@@ -679,6 +709,13 @@ impl Shell {
                         "site: missing arguments (try site help)".into(),
                     ));
                 }
+                if args[0].eq_ignore_ascii_case("exec") {
+                    let name = arg(1, "command name")?.to_owned();
+                    let c = self.client().await?;
+                    let out = c.site_exec(&name, &args[2..]).await?;
+                    crate::oneshot::print_exec(&out);
+                    return Ok(());
+                }
                 let line = args.join(" ");
                 let c = self.client().await?;
                 let r = c.quote(&format!("SITE {line}")).await?;
@@ -713,6 +750,11 @@ impl Shell {
             ))),
         }
     }
+}
+
+/// An error for the user, with what to do about a certificate refusal.
+fn report(e: &Error) {
+    crate::report_error("error", e);
 }
 
 fn bars_batch(bars: &Bars, files: usize, bytes: u64) {

@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use ferry_proto::hash::HashAlgo;
 use ferry_store::FileIdentity;
@@ -17,16 +17,6 @@ use crate::errors::NO_ACCESS;
 use crate::server::ServerContext;
 use crate::session::blocking;
 use ferry_proto::Reply;
-
-/// Counters a test or an operator can read (how often the digest store saved a read).
-#[derive(Debug, Default)]
-pub struct ServerMetrics {
-    pub digests_from_store: AtomicU64,
-    pub digests_computed: AtomicU64,
-    pub digests_stored_on_upload: AtomicU64,
-    /// TLS handshakes that failed (control and data connections).
-    pub tls_handshake_failures: AtomicU64,
-}
 
 /// A running digest of one algorithm.
 pub(crate) enum Hasher {
@@ -187,8 +177,15 @@ pub(crate) async fn digest_of(
     Ok(DigestAnswer { hex, start, end })
 }
 
+/// Uploads smaller than this are not worth a database write: hashing them on demand costs
+/// less than a millisecond, and the first HASH stores the result anyway.
+pub(crate) const STORE_UPLOAD_DIGESTS_FROM: u64 = 1 << 20;
+
 /// Records the digest an upload computed, so HASH can answer without reading the file.
 pub(crate) async fn store_upload_digest(ctx: &ServerContext, hex: String, id: FileIdentity) {
+    if id.size < STORE_UPLOAD_DIGESTS_FROM {
+        return;
+    }
     match ctx
         .store
         .save_digest(&id, HashAlgo::Sha256.name(), &hex)

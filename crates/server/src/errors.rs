@@ -16,6 +16,7 @@ pub(crate) fn fs_error_reply(e: &io::Error) -> Reply {
             return Reply::new(554, "Restart offset is beyond the end of the file.")
         }
         Some(Refusal::NotARegularFile) => return Reply::new(550, "Not a regular file."),
+        Some(Refusal::NotADirectory) => return Reply::new(550, "Not a directory."),
         Some(Refusal::IsADirectory) => return Reply::new(550, "Is a directory."),
         Some(Refusal::IntoItself) => {
             return Reply::new(550, "Cannot move a directory into itself.")

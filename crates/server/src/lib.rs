@@ -12,6 +12,7 @@ mod errors;
 mod exec;
 mod limits;
 mod listing;
+mod metrics;
 mod quota;
 mod server;
 mod session;
@@ -21,6 +22,6 @@ mod transfer;
 pub use config::{
     ExecCommand, PortRange, RegistrationMode, ServerConfig, SessionReuse, SiteExecConfig, TlsMode,
 };
-pub use digest::ServerMetrics;
+pub use metrics::ServerMetrics;
 pub use quota::rescan_usage;
 pub use server::{Server, TlsReloader};

@@ -17,8 +17,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{ServerConfig, TlsMode};
 use crate::control::{accept_tls, ControlStream, TcpControlStream};
-use crate::digest::ServerMetrics;
 use crate::limits::{ConnectionLimiter, FailureThrottle, LimitExceeded};
+use crate::metrics::ServerMetrics;
 use crate::session::Session;
 use crate::tls::Tls;
 

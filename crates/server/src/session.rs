@@ -435,7 +435,11 @@ impl Session {
         };
         let tls = match (&self.tls_config, self.prot_private) {
             (Some(config), true) => Some(DataTls {
-                config: Arc::clone(config),
+                config: if matches!(kind, TransferKind::Receive(_)) {
+                    crate::tls::quiet_config(config)
+                } else {
+                    Arc::clone(config)
+                },
                 require_reuse: self.ctx.config.tls_session_reuse == SessionReuse::Require,
                 handshake_timeout: self.ctx.config.tls_handshake_timeout(),
             }),

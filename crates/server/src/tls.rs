@@ -271,6 +271,9 @@ impl Tls {
     /// (see the module documentation).
     pub(crate) fn session_config(&self) -> Arc<RustlsConfig> {
         let mut c = self.base.clone();
+        // Clients built on rustls use each ticket once; a few spare ones let them resume the
+        // session on that many uploads in a row (downloads and listings bring new ones).
+        c.send_tls13_tickets = 8;
         c.session_storage = ServerSessionMemoryCache::new(16);
         match rustls::crypto::ring::Ticketer::new() {
             Ok(t) => c.ticketer = t,
@@ -278,6 +281,16 @@ impl Tls {
         }
         Arc::new(c)
     }
+}
+
+/// The session's configuration without post-handshake session tickets, for upload data
+/// connections: a client that only writes never reads those tickets, and closing its socket
+/// with them unread makes its kernel reset the connection, which can destroy the end of the
+/// upload on our side. Ticket key and session cache are shared, so resumption still works.
+pub(crate) fn quiet_config(session: &Arc<RustlsConfig>) -> Arc<RustlsConfig> {
+    let mut c = RustlsConfig::clone(session);
+    c.send_tls13_tickets = 0;
+    Arc::new(c)
 }
 
 /// A line for the logs: `TLSv1_3 TLS13_AES_256_GCM_SHA384`.

@@ -253,7 +253,7 @@ const DATA_IO_TIMEOUT: Duration = Duration::from_secs(300);
 async fn on_blocking_socket<T: Send + 'static>(
     stream: TcpStream,
     tls: Option<DataTls>,
-    metrics: Arc<crate::digest::ServerMetrics>,
+    metrics: Arc<crate::metrics::ServerMetrics>,
     cancel: &CancellationToken,
     copy: impl FnOnce(&mut DataStream) -> (Result<(), Failure>, T) + Send + 'static,
 ) -> (Result<(), Failure>, Option<T>) {

@@ -51,6 +51,8 @@ pub struct Home {
 pub enum Refusal {
     #[error("not a regular file")]
     NotARegularFile,
+    #[error("not a directory")]
+    NotADirectory,
     #[error("is a directory")]
     IsADirectory,
     #[error("restart offset beyond end of file")]
@@ -224,7 +226,7 @@ impl Home {
     ) -> io::Result<std::path::PathBuf> {
         let inside = self.dir.canonicalize(p.relative())?;
         if !self.dir.metadata(&inside)?.is_dir() {
-            return Err(Refusal::NotARegularFile.err(io::ErrorKind::InvalidInput));
+            return Err(Refusal::NotADirectory.err(io::ErrorKind::InvalidInput));
         }
         Ok(root.join(inside))
     }

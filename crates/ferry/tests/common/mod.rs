@@ -32,6 +32,7 @@ impl Env {
             .current_dir(self.work.path())
             .env("HOME", self.home.path())
             .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env_remove("NETRC")
             .env_remove("FERRY_PASSWORD")
             .stdin(Stdio::null())
