@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod glob;
 pub mod hash;
 pub mod hostport;
 pub mod listing;

@@ -8,8 +8,9 @@ use ferry_vfs::VirtualPath;
 
 use super::Next;
 use crate::errors::NO_ACCESS;
-use crate::listing::{is_pattern, ListFormat, ListJob, ListTarget};
+use crate::listing::{ListFormat, ListJob, ListTarget};
 use crate::session::{blocking, Session};
+use ferry_proto::glob::is_pattern;
 use ferry_proto::Reply;
 
 pub(crate) async fn handle(s: &mut Session, arg: Option<&str>) -> io::Result<Next> {
