@@ -215,7 +215,20 @@ enum UserCmd {
     },
 }
 
+/// Every login verifies an argon2id hash in 19 MiB of fresh memory. glibc serves such blocks
+/// with mmap and unmaps them when freed, until the first free raises its (dynamic) mmap
+/// threshold: from then on they come from per-thread heaps and stay resident, ~20 MiB per
+/// blocking thread that ever verified a password. Fixing the threshold keeps them on mmap.
+#[allow(unsafe_code)]
+fn return_large_blocks_to_the_os() {
+    // SAFETY: mallopt only tunes the allocator; it is called once, before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 fn main() -> Result<()> {
+    return_large_blocks_to_the_os();
     let cli = Cli::parse();
     // Each plain transfer runs on a blocking thread (ferry-server, transfer.rs): allow as many
     // as there may be transfers, not tokio's default of 512.

@@ -139,10 +139,18 @@ async fn run(
     let result = match kind {
         TransferKind::Send {
             file,
-            offset,
+            mut offset,
             len,
             ascii,
         } => {
+            if tls.is_none() && !ascii {
+                // When not all of it fitted, the blocking path below sends the rest.
+                if let Some(result) =
+                    send_small_file_now(&stream, &file, &mut offset, len, &progress)
+                {
+                    return report(result, &progress, &success_text);
+                }
+            }
             let copy = move |ds: &mut DataStream| (send(ds, &file, offset, len, ascii, &p), ());
             on_blocking_socket(stream, tls, metrics, &cancel, copy)
                 .await
@@ -234,6 +242,40 @@ fn report(result: Result<(), Failure>, progress: &AtomicU64, success_text: &str)
         bytes,
         result,
     }
+}
+
+/// Files up to this size are first offered to the socket straight from the transfer task.
+const SEND_NOW_UP_TO: u64 = 256 * 1024;
+
+/// Small downloads are usually one `sendfile(2)` into an empty socket buffer: doing it here
+/// spares the hand-off to a blocking thread and back (measured on the bench's 4 KiB files).
+/// Returns `None`, with `offset` advanced, when the socket did not take the whole file.
+fn send_small_file_now(
+    stream: &TcpStream,
+    file: &File,
+    offset: &mut u64,
+    len: u64,
+    progress: &AtomicU64,
+) -> Option<Result<(), Failure>> {
+    if len.saturating_sub(*offset) > SEND_NOW_UP_TO {
+        return None;
+    }
+    let start = *offset;
+    while *offset < len {
+        let want = usize::try_from(len - *offset).unwrap_or(usize::MAX);
+        match rustix::fs::sendfile(stream, file, Some(offset), want) {
+            Ok(0) => break, // the file shrank
+            Ok(_) => progress.store(*offset - start, Ordering::Relaxed),
+            Err(rustix::io::Errno::AGAIN) => return None,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Some(Err(Failure::Data(e.into()))),
+        }
+    }
+    // Half-close so the client sees the end of the file; the socket closes when dropped.
+    if let Err(e) = rustix::net::shutdown(stream, rustix::net::Shutdown::Write) {
+        tracing::debug!(error = %e, "data connection closed before the end of a small file");
+    }
+    Some(Ok(()))
 }
 
 /// How long a blocking data socket may wait for the peer before the transfer fails.
