@@ -291,21 +291,17 @@ fn load_config(data_dir: Option<&Path>, config_file: Option<&Path>) -> Result<Se
     let file = config_file
         .map(Path::to_path_buf)
         .unwrap_or_else(|| data_dir.join("ferry.toml"));
-    let mut config = if file.exists() {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
-        toml::from_str(&text).with_context(|| format!("in {}", file.display()))?
+    let text = if file.exists() {
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
     } else if config_file.is_some() {
         bail!("configuration file {} does not exist", file.display());
     } else {
-        ServerConfig::default()
+        String::new()
     };
+    let mut config = ServerConfig::from_toml_and_env(&text, std::env::vars())
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("in {} or a FERRY_* environment variable", file.display()))?;
     config.data_dir = data_dir;
-    if let Ok(q) = std::env::var("FERRY_DEFAULT_QUOTA") {
-        config.default_quota = parse_size(&q)
-            .map_err(anyhow::Error::msg)
-            .context("FERRY_DEFAULT_QUOTA")?;
-    }
     Ok(config)
 }
 

@@ -257,7 +257,72 @@ impl Default for ServerConfig {
     }
 }
 
+/// Every top-level key of `ferry.toml`; each can also be set with `FERRY_<KEY>` (upper case).
+pub const KEYS: &[&str] = &[
+    "data_dir",
+    "listen",
+    "passive_ports",
+    "passive_address",
+    "max_connections",
+    "max_connections_per_ip",
+    "idle_timeout",
+    "login_timeout",
+    "data_timeout",
+    "auth_failure_delay_ms",
+    "max_login_failures",
+    "greeting",
+    "hash_max_size",
+    "hash_workers",
+    "hash_uploads",
+    "tls",
+    "tls_cert",
+    "tls_key",
+    "implicit_tls_listen",
+    "tls_session_reuse",
+    "tls_handshake_timeout",
+    "registration",
+    "registration_allow_plaintext",
+    "ban_after_failures",
+    "ban_seconds",
+    "default_quota",
+];
+
 impl ServerConfig {
+    /// Parses a configuration file's text, then applies `FERRY_<KEY>` environment overrides
+    /// (`env` yields the variables; values are TOML when they parse as TOML, else strings, and
+    /// `listen` takes a comma-separated list). Tables such as `[site_exec]` are file-only.
+    pub fn from_toml_and_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<ServerConfig, String> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (name, raw) in env {
+            let Some(key) = name.strip_prefix("FERRY_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if !KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            let value = if key == "listen" {
+                toml::Value::Array(
+                    raw.split(',')
+                        .map(|a| toml::Value::String(a.trim().to_owned()))
+                        .collect(),
+                )
+            } else {
+                match toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                {
+                    Some(v) => v,
+                    None => toml::Value::String(raw.clone()),
+                }
+            };
+            table.insert(key, value);
+        }
+        table.try_into().map_err(|e: toml::de::Error| e.to_string())
+    }
+
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout.max(1))
     }
@@ -305,6 +370,41 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_overrides_the_file_for_every_key() {
+        let env = vec![
+            ("FERRY_GREETING".to_owned(), "from env".to_owned()),
+            ("FERRY_HASH_UPLOADS".to_owned(), "false".to_owned()),
+            ("FERRY_IDLE_TIMEOUT".to_owned(), "7".to_owned()),
+            (
+                "FERRY_LISTEN".to_owned(),
+                "127.0.0.1:2121, [::1]:2121".to_owned(),
+            ),
+            ("FERRY_TLS".to_owned(), "required".to_owned()),
+            ("FERRY_DEFAULT_QUOTA".to_owned(), "10MiB".to_owned()),
+            ("FERRY_PASSWORD".to_owned(), "not a config key".to_owned()),
+        ];
+        let c = ServerConfig::from_toml_and_env("greeting = \"from file\"\nidle_timeout = 5", env)
+            .unwrap();
+        assert_eq!(c.greeting, "from env");
+        assert!(!c.hash_uploads);
+        assert_eq!(c.idle_timeout, 7);
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.tls, Some(TlsMode::Required));
+        assert_eq!(c.default_quota, Some(10 << 20));
+        let bad =
+            ServerConfig::from_toml_and_env("", vec![("FERRY_IDLE_TIMEOUT".into(), "soon".into())]);
+        assert!(bad.is_err());
+        // The example file documents every key.
+        let example = include_str!("../../../ferry.toml.example");
+        for key in KEYS {
+            assert!(
+                example.contains(&format!("# {key} =")),
+                "ferry.toml.example does not document {key}"
+            );
+        }
+    }
 
     #[test]
     fn toml_keys_parse_with_defaults_for_the_rest() {
