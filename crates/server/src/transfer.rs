@@ -439,11 +439,7 @@ fn receive_loop(
         if pending_cr {
             buf[0] = b'\r';
         }
-        let n = match sock.read(&mut buf[start..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure::Data(e)),
-        };
+        let n = fill(sock, &mut buf[start..]).map_err(Failure::Data)?;
         received += n as u64;
         progress.store(received, Ordering::Relaxed);
         let eof = n == 0;
@@ -474,6 +470,27 @@ fn receive_loop(
             return Ok(());
         }
     }
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read (0 only at the end).
+/// One large write per buffer matters most under TLS, where each read yields one record
+/// (16 KiB at most).
+fn fill(sock: &mut DataStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match sock.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if filled > 0 => {
+                // Hand over what arrived; the error comes back on the next call.
+                tracing::debug!(error = %e, "data connection error after a partial buffer");
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A hashing thread fed with an upload's buffers, in order, and handing them back.
