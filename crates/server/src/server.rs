@@ -19,6 +19,7 @@ use crate::config::{ServerConfig, TlsMode};
 use crate::control::{accept_tls, ControlStream, TcpControlStream};
 use crate::limits::{ConnectionLimiter, FailureThrottle, LimitExceeded};
 use crate::metrics::ServerMetrics;
+use crate::quota::UnlimitedUsage;
 use crate::session::Session;
 use crate::tls::Tls;
 
@@ -31,6 +32,8 @@ pub(crate) struct ServerContext {
     pub metrics: Arc<ServerMetrics>,
     /// Bounds on-demand hashing server-wide.
     pub hash_permits: tokio::sync::Semaphore,
+    /// Usage of users without limits, summed and written in batches.
+    pub unlimited_usage: Arc<UnlimitedUsage>,
     /// Failed logins and registrations per address.
     pub throttle: FailureThrottle,
     /// Bounds SITE EXEC server-wide.
@@ -119,6 +122,7 @@ impl Server {
             ),
             exec_permits: tokio::sync::Semaphore::new(config.site_exec.max_concurrent.max(1)),
             exec_running: Default::default(),
+            unlimited_usage: UnlimitedUsage::new(store.clone()),
             tls,
             metrics: Arc::new(ServerMetrics::default()),
             config,
@@ -167,6 +171,17 @@ impl Server {
             tracing::info!(addr = %l.local_addr()?, implicit_tls = implicit, "listening");
             tracker.spawn(async move { accept_loop(l, implicit, ctx, t).await });
         }
+        let usage = Arc::clone(&self.ctx.unlimited_usage);
+        let stop_flushing = self.ctx.shutdown.clone();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(UnlimitedUsage::FLUSH_EVERY);
+            loop {
+                tokio::select! {
+                    _ = stop_flushing.cancelled() => return,
+                    _ = tick.tick() => usage.flush(None).await,
+                }
+            }
+        });
         shutdown.await;
         tracing::info!("shutting down: no new connections, ending sessions");
         self.ctx.shutdown.cancel();
@@ -177,6 +192,8 @@ impl Server {
         {
             tracing::warn!("some sessions did not end within 5 s");
         }
+        let _ = flusher.await;
+        self.ctx.unlimited_usage.flush(None).await;
         self.ctx.store.close().await;
         Ok(())
     }

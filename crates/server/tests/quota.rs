@@ -330,3 +330,26 @@ fn curl_and_lftp_uploads_over_quota_fail_with_552() {
         assert_ledger_matches_disk(&srv);
     }
 }
+
+#[test]
+fn an_unlimited_user_is_counted_and_a_quota_set_live_applies_within_a_second() {
+    let srv = server_with_quota(None, None);
+    let mut c = srv.login(CAROL);
+    for i in 0..20 {
+        c.stor(&format!("f{i}"), &random_bytes(100_000, i));
+    }
+    c.expect("DELE f0", 250);
+    assert_ledger_matches_disk(&srv);
+    srv.with_store(async |store: &ferry_store::Store| {
+        let update = ferry_store::UserUpdate {
+            quota_bytes: Some(Some(2 * MIB)),
+            ..Default::default()
+        };
+        store.update_user(CAROL.0, update).await.unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = upload(&mut c, "STOR big", &random_bytes(MIB as usize, 99));
+    assert_eq!(r.code, 552, "{r:?}");
+    assert_ledger_matches_disk(&srv);
+    assert!(srv.disk_usage(CAROL.0).0 <= 2 * MIB);
+}

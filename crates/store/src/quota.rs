@@ -154,6 +154,25 @@ impl Store {
         Ok(())
     }
 
+    /// Adds signed byte and file deltas to a user's usage (never below zero): the batched
+    /// accounting of users without limits.
+    pub async fn add_usage(&self, user_id: i64, bytes: i64, files: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET
+                used_bytes = CASE WHEN used_bytes + ? < 0 THEN 0 ELSE used_bytes + ? END,
+                used_files = CASE WHEN used_files + ? < 0 THEN 0 ELSE used_files + ? END
+             WHERE id = ?",
+        )
+        .bind(bytes)
+        .bind(bytes)
+        .bind(files)
+        .bind(files)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Sets usage to what a scan of the home found (`ferryd quota rescan`).
     pub async fn set_usage(&self, user_id: i64, bytes: u64, files: u64) -> Result<()> {
         sqlx::query("UPDATE users SET used_bytes = ?, used_files = ? WHERE id = ?")

@@ -63,6 +63,7 @@ async fn quota(s: &mut Session) -> Next {
         return Reply::new(530, "Please login with USER and PASS.").into();
     };
     let name = account.user.name.clone();
+    s.ctx.unlimited_usage.flush(Some(account.user.id)).await;
     let usage = match s.ctx.store.quota_usage(account.user.id).await {
         Ok(Some(u)) => u,
         Ok(None) => return Reply::new(530, "Account no longer exists.").into(),

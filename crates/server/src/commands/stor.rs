@@ -73,7 +73,14 @@ pub(crate) async fn begin_upload(
     ) else {
         return Ok(Reply::new(530, "Please login with USER and PASS.").into());
     };
-    let quota = match UploadQuota::begin(&s.ctx.store, user_id, opened.freed, opened.created).await
+    let quota = match UploadQuota::begin(
+        &s.ctx.store,
+        &s.ctx.unlimited_usage,
+        user_id,
+        opened.freed,
+        opened.created,
+    )
+    .await
     {
         Ok(Some(q)) => q,
         Ok(None) => {
