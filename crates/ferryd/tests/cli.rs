@@ -1115,16 +1115,18 @@ fn import_legacy_users_who_log_in_and_get_argon2id() {
     assert_eq!(field(&show, "home"), home.to_str().unwrap());
     assert_eq!(field(&show, "quota"), "2.0 MiB");
     assert_eq!(field(&show, "quota files"), "5");
-    // htpasswd (bcrypt; apr1 is refused with a reason) and the md5 list.
+    // htpasswd (bcrypt and Apache MD5; an unsupported {SHA} line is refused with a reason) and
+    // the md5 list.
     let ht = env.root().join("htpasswd");
-    std::fs::write(&ht, "kim:$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\nold:$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00\n").unwrap();
+    let apr1 = openssl_passwd("-apr1", "web-pass");
+    std::fs::write(&ht, format!("kim:$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\nold:{{SHA}}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nweb:{apr1}\n")).unwrap();
     let out = env.run(&["user", "import", "htpasswd", ht.to_str().unwrap()], None);
     assert!(
-        out.status.success() && out.stdout.contains("imported 1 user(s)"),
+        out.status.success() && out.stdout.contains("imported 2 user(s)"),
         "{out:?}"
     );
     assert!(
-        out.stderr.contains(":2: skipped") && out.stderr.contains("apr1"),
+        out.stderr.contains(":2: skipped") && out.stderr.contains("unsupported"),
         "{out:?}"
     );
     let md5 = env.root().join("users.md5");
@@ -1140,6 +1142,7 @@ fn import_legacy_users_who_log_in_and_get_argon2id() {
         ("max", "sha512-crypt"),
         ("bea", "bcrypt"),
         ("kim", "bcrypt"),
+        ("web", "apr1-md5"),
         ("amy", "md5"),
     ] {
         assert!(
@@ -1155,6 +1158,7 @@ fn import_legacy_users_who_log_in_and_get_argon2id() {
         ("max", "max-pass"),
         ("bea", "U*U"),
         ("kim", "U*U"),
+        ("web", "web-pass"),
         ("amy", "password"),
     ] {
         assert_eq!(server.login_code(user, "wrong"), 530, "{user}");
@@ -1162,7 +1166,7 @@ fn import_legacy_users_who_log_in_and_get_argon2id() {
         assert_eq!(server.login_code(user, pw), 230, "{user} after rehash");
     }
     let list = env.list();
-    for user in ["joe", "sue", "max", "bea", "kim", "amy"] {
+    for user in ["joe", "sue", "max", "bea", "kim", "web", "amy"] {
         assert!(
             list_row(&list, user)
                 .unwrap()

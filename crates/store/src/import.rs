@@ -1,6 +1,6 @@
 //! Bringing existing users along: pure-ftpd's `pureftpd.passwd`, Apache `htpasswd` files, and
 //! the original specification's `user:md5hex` list. Legacy hashes are kept as they are and
-//! verified at login by well-kept crates (pwhash), then replaced by argon2id on the first
+//! verified at login by well-kept crates (crypt3_rs), then replaced by argon2id on the first
 //! successful login. Everything is imported in one transaction: an interrupted import leaves
 //! nothing half-written.
 
@@ -51,10 +51,9 @@ impl std::str::FromStr for ImportFormat {
 
 fn checked_hash(hash: &str) -> std::result::Result<String, String> {
     match scheme_of(hash) {
-        Scheme::Unknown if hash.starts_with("$apr1$") => {
-            Err("apr1 (Apache MD5) hashes are not supported; re-create the entry with htpasswd -B (bcrypt)".into())
-        }
-        Scheme::Unknown => Err("unsupported password hash (expected $1$, $5$, $6$, $2y$ or $argon2id$)".into()),
+        Scheme::Unknown => Err(
+            "unsupported password hash (expected $1$, $apr1$, $5$, $6$, $2y$ or $argon2id$)".into(),
+        ),
         _ => Ok(hash.to_owned()),
     }
 }
@@ -190,7 +189,7 @@ mod tests {
 
     #[test]
     fn pure_ftpd_lines_parse_with_home_and_quota() {
-        let text = "joe:$6$salt$hash:1000:1000::/home/ftp/joe/./::::::7:10485760::::::\n# comment\nbad line\nann:$apr1$x$y:1:1::/h::::::::::::\nBob:$1$s$h:1:1::/h/b/./::::::::::::";
+        let text = "joe:$6$salt$hash:1000:1000::/home/ftp/joe/./::::::7:10485760::::::\n# comment\nbad line\nann:{SHA}x:1:1::/h::::::::::::\nBob:$1$s$h:1:1::/h/b/./::::::::::::";
         let (users, errors) = parse_import(ImportFormat::PureFtpd, text);
         assert_eq!(users.len(), 1);
         assert_eq!(users[0].name, "joe");
@@ -201,7 +200,7 @@ mod tests {
         );
         let lines: Vec<usize> = errors.iter().map(|e| e.0).collect();
         assert_eq!(lines, vec![3, 4, 5]);
-        assert!(errors[1].1.contains("apr1"));
+        assert!(errors[1].1.contains("unsupported password hash"));
     }
 
     #[test]

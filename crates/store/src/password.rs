@@ -38,7 +38,8 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 }
 
 /// Verifies against any stored scheme: argon2id (ours), or a legacy hash brought in by
-/// `ferryd user import` (crypt MD5/SHA-256/SHA-512, bcrypt, plain MD5), which is replaced by
+/// `ferryd user import` (crypt MD5/SHA-256/SHA-512, Apache MD5, bcrypt, plain MD5, verified by
+/// crypt3_rs, a maintained pure-Rust crypt(3)), which is replaced by
 /// argon2id on the next successful login.
 fn verify_blocking(password: &str, stored: &str) -> bool {
     match scheme_of(stored) {
@@ -49,7 +50,14 @@ fn verify_blocking(password: &str, stored: &str) -> bool {
                 .is_ok(),
             Err(_) => false,
         },
-        Scheme::Crypt(_) => pwhash::unix::verify(password, stored),
+        // Each scheme's own verifier: crypt3_rs's format-guessing entry point rejects valid
+        // SHA-crypt hashes whose salt is shorter than 16 characters.
+        Scheme::Crypt("md5-crypt") => crypt3_rs::crypt::md5::verify(password, stored),
+        Scheme::Crypt("apr1-md5") => crypt3_rs::crypt::apr1::verify(password, stored),
+        Scheme::Crypt("sha256-crypt") => crypt3_rs::crypt::sha256::verify(password, stored),
+        Scheme::Crypt("sha512-crypt") => crypt3_rs::crypt::sha512::verify(password, stored),
+        Scheme::Crypt("bcrypt") => crypt3_rs::crypt::bcrypt::verify(password, stored),
+        Scheme::Crypt(_) => false,
         Scheme::PlainMd5 => {
             use md5::Digest;
             let want = stored.trim_start_matches("md5:").to_ascii_lowercase();
@@ -70,7 +78,8 @@ fn verify_blocking(password: &str, stored: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Argon2,
-    /// A crypt(3) scheme: `$1$` MD5, `$5$` SHA-256, `$6$` SHA-512, `$2y$`/`$2b$`/`$2a$` bcrypt.
+    /// A crypt(3) scheme: `$1$` MD5, `$apr1$` Apache MD5, `$5$` SHA-256, `$6$` SHA-512,
+    /// `$2y$`/`$2b$`/`$2a$` bcrypt.
     Crypt(&'static str),
     /// `md5:<hex>`: the original specification's unsalted MD5 (imported only).
     PlainMd5,
@@ -80,6 +89,8 @@ pub enum Scheme {
 pub fn scheme_of(stored: &str) -> Scheme {
     if stored.starts_with("$argon2") {
         Scheme::Argon2
+    } else if stored.starts_with("$apr1$") {
+        Scheme::Crypt("apr1-md5")
     } else if stored.starts_with("$1$") {
         Scheme::Crypt("md5-crypt")
     } else if stored.starts_with("$5$") {
@@ -256,14 +267,18 @@ mod tests {
 
     #[test]
     fn legacy_schemes_verify() {
-        // Known vectors: crypt(3) outputs of "password".
-        #[allow(deprecated)] // only to make a legacy hash to verify
-        let md5crypt = pwhash::md5_crypt::hash_with("$1$saltsalt$", "password").unwrap();
-        let sha512 = pwhash::sha512_crypt::hash_with("$6$saltsalt$", "password").unwrap();
-        let bcrypt = pwhash::bcrypt::hash("password").unwrap();
-        for h in [&md5crypt, &sha512, &bcrypt] {
-            assert!(verify_blocking("password", h), "{h}");
-            assert!(!verify_blocking("Password", h), "{h}");
+        // Published vectors: "password" under glibc MD5-crypt and Apache htpasswd (apr1),
+        // "Hello world!" under SHA-512-crypt (Drepper's specification), "U*U" under bcrypt
+        // (OpenBSD's test vectors).
+        let vectors = [
+            ("password", "$1$5pZSV9va$azfrPr6af3Fc7dLblQXVa0"),
+            ("password", "$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00"),
+            ("Hello world!", "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"),
+            ("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+        ];
+        for (pw, h) in vectors {
+            assert!(verify_blocking(pw, h), "{h}");
+            assert!(!verify_blocking("wrong", h), "{h}");
             assert!(needs_rehash(h));
         }
         assert!(verify_blocking(
@@ -274,10 +289,13 @@ mod tests {
             "passwort",
             "md5:5f4dcc3b5aa765d61d8327deb882cf99"
         ));
-        assert_eq!(scheme_of("$apr1$x$y"), Scheme::Unknown);
+        assert_eq!(
+            scheme_of("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="),
+            Scheme::Unknown
+        );
         assert!(!verify_blocking(
             "password",
-            "$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00"
+            "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="
         ));
     }
 
