@@ -613,28 +613,13 @@ impl Shell {
                         }
                     }
                 }
-                let started = Instant::now();
-                let mut done = Vec::new();
-                let mut failed = 0;
-                let mut first_err = None;
+                let mut batch = Batch::start();
                 for f in files {
                     let local = PathBuf::from(f.rsplit('/').next().unwrap_or(&f));
-                    match c.get_file(&f, &local, bars, cancel).await {
-                        Ok(o) => done.push(o),
-                        Err(Error::Aborted) => return Err(Error::Aborted),
-                        Err(e) => {
-                            eprintln!("{f}: {e}");
-                            failed += 1;
-                            first_err.get_or_insert(e);
-                        }
-                    }
+                    batch.record(&f, c.get_file(&f, &local, bars, cancel).await)?;
                 }
                 bars.clear();
-                println!(
-                    "{}",
-                    output::batch_summary(&done, failed, started.elapsed())
-                );
-                first_err.map_or(Ok(()), Err)
+                batch.finish()
             }
             "mput" => {
                 if args.is_empty() {
@@ -657,26 +642,16 @@ impl Shell {
                     .map(|m| m.len())
                     .sum();
                 bars_batch(bars, files.len(), total);
-                let mut done = Vec::new();
-                let mut failed = 0;
-                let mut first_err = None;
+                let mut batch = Batch {
+                    started,
+                    ..Batch::start()
+                };
                 for f in files {
-                    match c.put_file(&f, "", bars, cancel).await {
-                        Ok(o) => done.push(o),
-                        Err(Error::Aborted) => return Err(Error::Aborted),
-                        Err(e) => {
-                            eprintln!("{}: {e}", f.display());
-                            failed += 1;
-                            first_err.get_or_insert(e);
-                        }
-                    }
+                    let label = f.display().to_string();
+                    batch.record(&label, c.put_file(&f, "", bars, cancel).await)?;
                 }
                 bars.clear();
-                println!(
-                    "{}",
-                    output::batch_summary(&done, failed, started.elapsed())
-                );
-                first_err.map_or(Ok(()), Err)
+                batch.finish()
             }
             "hash" => {
                 let p = arg(0, "path")?.to_owned();
@@ -880,6 +855,51 @@ fn expand_local(word: &str) -> Result<Vec<PathBuf>> {
         ));
     }
     Ok(found)
+}
+
+/// The results of an mget/mput: each failure is reported as it happens, the batch goes on,
+/// and the first error decides the outcome; an abort (Ctrl-C) ends the batch at once.
+struct Batch {
+    started: Instant,
+    done: Vec<ferry_client::Outcome>,
+    failed: usize,
+    first_err: Option<Error>,
+}
+
+impl Batch {
+    fn start() -> Batch {
+        Batch {
+            started: Instant::now(),
+            done: Vec::new(),
+            failed: 0,
+            first_err: None,
+        }
+    }
+
+    fn record(
+        &mut self,
+        name: &str,
+        result: Result<ferry_client::Outcome, Error>,
+    ) -> Result<(), Error> {
+        match result {
+            Ok(o) => self.done.push(o),
+            Err(Error::Aborted) => return Err(Error::Aborted),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                self.failed += 1;
+                self.first_err.get_or_insert(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        println!(
+            "{}",
+            output::batch_summary(&self.done, self.failed, self.started.elapsed())
+        );
+        self.first_err.map_or(Ok(()), Err)
+    }
 }
 
 #[cfg(test)]

@@ -417,18 +417,12 @@ impl Session {
         opening: String,
         success: String,
     ) -> io::Result<Next> {
-        if self.tls_required && !self.prot_private {
+        // Handlers check this before opening files; checked again so no path can skip it.
+        if let Some(refusal) = self.missing_data_plan() {
             self.data = DataPlan::None;
-            return Ok(Reply::new(
-                521,
-                "Data connections must be protected: send PBSZ 0 and PROT P.",
-            )
-            .into());
+            return Ok(refusal.into());
         }
         let plan = std::mem::take(&mut self.data);
-        if matches!(plan, DataPlan::None) {
-            return Ok(Reply::new(425, "Use PORT, EPRT, PASV or EPSV first.").into());
-        }
         let connector = DataConnector {
             plan,
             peer_ip: self.peer.ip(),

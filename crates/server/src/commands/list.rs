@@ -30,7 +30,7 @@ pub(crate) async fn start(
     match resolve_listing(s, arg, format).await {
         Ok((job, path)) => {
             s.start_transfer(
-                job_kind(job),
+                crate::transfer::TransferKind::List(job),
                 verb,
                 &path,
                 "Here comes the directory listing.".into(),
@@ -40,10 +40,6 @@ pub(crate) async fn start(
         }
         Err(r) => Ok(r.into()),
     }
-}
-
-fn job_kind(job: ListJob) -> crate::transfer::TransferKind {
-    crate::transfer::TransferKind::List(job)
 }
 
 /// What a listing argument names: a directory, one file, or a wildcard within a directory.
