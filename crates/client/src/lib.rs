@@ -17,6 +17,7 @@ pub mod files;
 pub mod glob;
 pub mod listing;
 pub mod progress;
+mod pump;
 pub mod resume;
 pub mod stream;
 pub mod tls;

@@ -82,7 +82,7 @@ pub async fn hash_prefix(path: &Path, len: u64, algo: HashAlgo) -> Result<LocalH
         let mut h = LocalHasher::new(algo).ok_or_else(|| io::Error::other("unsupported digest"))?;
         let file = File::open(&p)?;
         let mut rest = file.take(len);
-        let mut buf = vec![0u8; crate::transfer::BUFFER_SIZE];
+        let mut buf = vec![0u8; crate::pump::BUFFER_SIZE];
         let mut seen = 0u64;
         loop {
             let n = match rest.read(&mut buf) {

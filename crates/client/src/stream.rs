@@ -67,6 +67,33 @@ impl NetStream {
         }
     }
 
+    /// The same connection in blocking mode, for a copy loop on a thread of its own (see
+    /// [`crate::pump`]), with `timeout` on every read and write; and a second handle on the
+    /// socket, whose `shutdown` stops that loop from outside.
+    pub(crate) fn into_blocking(
+        self,
+        timeout: std::time::Duration,
+    ) -> io::Result<(BlockingStream, std::net::TcpStream)> {
+        let (tcp, tls) = match self {
+            NetStream::Plain(s) => (s, None),
+            NetStream::Tls(s) => {
+                let (tcp, conn) = s.into_inner();
+                (tcp, Some(conn))
+            }
+        };
+        let tcp = tcp.into_std()?;
+        tcp.set_nonblocking(false)?;
+        let timeout = Some(timeout.max(std::time::Duration::from_millis(1)));
+        tcp.set_read_timeout(timeout)?;
+        tcp.set_write_timeout(timeout)?;
+        let handle = tcp.try_clone()?;
+        let stream = match tls {
+            None => BlockingStream::Plain(tcp),
+            Some(conn) => BlockingStream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))),
+        };
+        Ok((stream, handle))
+    }
+
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.tcp().peer_addr()
     }
@@ -120,6 +147,66 @@ impl AsyncWrite for NetStream {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             NetStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A data connection in blocking mode (see [`NetStream::into_blocking`]).
+pub(crate) enum BlockingStream {
+    Plain(std::net::TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>>),
+}
+
+impl BlockingStream {
+    /// Ends an upload, as [`NetStream::finish_upload`] does; the socket's own timeouts bound
+    /// each step.
+    pub(crate) fn finish_upload(&mut self) {
+        use std::io::{Read, Write};
+        match self {
+            BlockingStream::Plain(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+            BlockingStream::Tls(s) => {
+                s.conn.send_close_notify();
+                if s.flush().is_ok() {
+                    let _ = s.sock.shutdown(std::net::Shutdown::Write);
+                    let mut sink = [0u8; 4096];
+                    while let Ok(n) = s.read(&mut sink) {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl io::Read for BlockingStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            BlockingStream::Plain(s) => s.read(buf),
+            // As in `NetStream::poll_read`: a close without `close_notify` is the end.
+            BlockingStream::Tls(s) => match s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl io::Write for BlockingStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            BlockingStream::Plain(s) => s.write(buf),
+            BlockingStream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            BlockingStream::Plain(s) => s.flush(),
+            BlockingStream::Tls(s) => s.flush(),
         }
     }
 }

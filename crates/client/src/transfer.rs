@@ -1,34 +1,31 @@
-//! The byte-moving half of RETR, STOR, APPE and listings.
+//! The protocol half of RETR, STOR, APPE and listings; the bytes themselves move in
+//! [`crate::pump`], on a thread of its own.
 //!
-//! A transfer is a two-stage pipeline over a few large buffers allocated once per transfer:
-//! the async side moves bytes between the socket and the buffers, a blocking thread moves
-//! them between the buffers and the file and feeds the digest, so the socket never waits for
-//! the disk or the hash and no runtime thread ever blocks. Buffers travel back and forth on
-//! channels; nothing is allocated per chunk.
-//!
-//! Ctrl-C (the cancel token) closes the data connection and sends `ABOR` followed by `NOOP`:
-//! whatever the server answers to the transfer and to ABOR (`426`+`226`, or `226`+`225`),
-//! the `200` to NOOP marks the end, so the control stream stays in step.
+//! Ctrl-C (the cancel token) shuts the data connection down, which ends the copy, and sends
+//! `ABOR` followed by `NOOP`: whatever the server answers to the transfer and to ABOR
+//! (`426`+`226`, or `226`+`225`), the `200` to NOOP marks the end, so the control stream
+//! stays in step.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::time::{Duration, Instant};
+use std::io::{self, Seek, SeekFrom};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::stream::NetStream;
+use crate::pump::{pump, Count, PumpFailure, Pumped};
 use crate::verify::LocalHasher;
 
-/// Each buffer; four are in flight per transfer.
-pub const BUFFER_SIZE: usize = 1 << 20;
-const BUFFERS: usize = 4;
 /// A listing larger than this is refused rather than held in memory.
 const MAX_LISTING: usize = 256 << 20;
+/// How often the progress bar hears of the copy thread's count.
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
 
 /// What a download wrote: the file (positioned at its end), its digest so far, the bytes
 /// received.
@@ -36,41 +33,6 @@ pub struct Received {
     pub file: File,
     pub hasher: Option<LocalHasher>,
     pub bytes: u64,
-}
-
-/// Sleeps as needed to keep to a byte rate.
-struct RateLimit {
-    rate: Option<u64>,
-    start: Instant,
-    bytes: u64,
-}
-
-impl RateLimit {
-    fn new(rate: Option<u64>) -> RateLimit {
-        RateLimit {
-            rate: rate.filter(|r| *r > 0),
-            start: Instant::now(),
-            bytes: 0,
-        }
-    }
-
-    /// The largest chunk to move at once: about a tenth of a second's worth when limited.
-    fn chunk(&self, max: usize) -> usize {
-        match self.rate {
-            Some(r) => (r / 10).clamp(1024, max as u64) as usize,
-            None => max,
-        }
-    }
-
-    async fn pace(&mut self, n: usize) {
-        let Some(rate) = self.rate else { return };
-        self.bytes += n as u64;
-        let due = Duration::from_secs_f64(self.bytes as f64 / rate as f64);
-        let elapsed = self.start.elapsed();
-        if due > elapsed {
-            tokio::time::sleep(due - elapsed).await;
-        }
-    }
 }
 
 impl Client {
@@ -109,73 +71,42 @@ impl Client {
         }
         let line = format!("RETR {path}");
         self.open_transfer(&line).await?;
-        let mut data = pending.establish(self).await?;
-
-        let (full_tx, full_rx) = mpsc::channel::<(Vec<u8>, usize)>(BUFFERS);
-        let (free_tx, mut free_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        for _ in 0..BUFFERS {
-            let _ = free_tx.send(vec![0u8; BUFFER_SIZE]);
-        }
-        let writer =
-            tokio::task::spawn_blocking(move || write_file(file, hasher, full_rx, free_tx));
-
         let t = self.opts.timeout;
-        let mut limit = RateLimit::new(self.opts.rate_limit);
-        let mut bytes = 0u64;
-        let mut failure = None;
-        loop {
-            // None: the writer stopped early (a disk error, reported when it is joined).
-            let Some(mut buf) = free_rx.recv().await else {
-                break;
-            };
-            let chunk = limit.chunk(buf.len());
-            let read = tokio::select! {
-                _ = cancel.cancelled() => {
-                    failure = Some(Error::Aborted);
-                    break;
-                }
-                r = tokio::time::timeout(t, data.read(&mut buf[..chunk])) => r,
-            };
-            let n = match read {
-                Ok(Ok(0)) => break,
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) => {
-                    failure = Some(Error::Network(e));
-                    break;
-                }
-                Err(_) => {
-                    failure = Some(Error::Timeout {
-                        what: "data from the server".to_owned(),
-                        after: t,
-                    });
-                    break;
-                }
-            };
-            bytes += n as u64;
-            progress.advance(n as u64);
-            if full_tx.send((buf, n)).await.is_err() {
-                break;
-            }
-            limit.pace(n).await;
-        }
-        drop(full_tx);
-        let written = writer
-            .await
-            .map_err(|e| Error::local("disk writer", io::Error::other(e)))?;
-        match failure {
-            Some(Error::Aborted) => return Err(self.abort(data).await),
-            Some(e) => return Err(e),
-            None => {}
-        }
-        let (file, hasher) = match written {
-            Ok(x) => x,
-            // The local side failed: stop the server sending the rest.
-            Err(e) => {
-                let _ = self.abort(data).await;
-                return Err(Error::local("writing the download", e));
-            }
+        let (data, socket) = pending
+            .establish(self)
+            .await?
+            .into_blocking(t)
+            .map_err(Error::Network)?;
+        let rate = self.opts.rate_limit;
+        let copied = run_copy(
+            move |moved| pump(data, file, hasher, rate, Count::Reads, moved),
+            socket,
+            progress,
+            cancel,
+        )
+        .await?;
+        let Some(Pumped {
+            source: data,
+            sink: file,
+            hasher,
+            bytes,
+            failure,
+        }) = copied
+        else {
+            return Err(self.abort().await);
         };
         drop(data);
+        match failure {
+            None => {}
+            Some(PumpFailure::Source(e)) => {
+                return Err(network_error(e, t, "data from the server"))
+            }
+            // The local side failed: stop the server sending the rest.
+            Some(PumpFailure::Sink(e)) => {
+                let _ = self.abort().await;
+                return Err(Error::local("writing the download", e));
+            }
+        }
         self.finish_transfer(&line).await?;
         Ok(Received {
             file,
@@ -210,11 +141,13 @@ impl Client {
         path: &str,
         offset: u64,
         append: bool,
-        file: File,
+        mut file: File,
         hasher: Option<LocalHasher>,
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<(u64, Option<LocalHasher>)> {
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::local("reading the upload", e))?;
         let pending = self.prepare_data().await?;
         let line = if append {
             format!("APPE {path}")
@@ -228,79 +161,54 @@ impl Client {
             format!("STOR {path}")
         };
         self.open_transfer(&line).await?;
-        let mut data = pending.establish(self).await?;
-
-        let (full_tx, mut full_rx) = mpsc::channel::<(Vec<u8>, usize)>(BUFFERS);
-        let (free_tx, free_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        for _ in 0..BUFFERS {
-            let _ = free_tx.send(vec![0u8; BUFFER_SIZE]);
-        }
-        let chunk = RateLimit::new(self.opts.rate_limit).chunk(BUFFER_SIZE);
-        let reader = tokio::task::spawn_blocking(move || {
-            read_file(file, offset, hasher, chunk, full_tx, free_rx)
-        });
-
         let t = self.opts.timeout;
-        let mut limit = RateLimit::new(self.opts.rate_limit);
-        let mut bytes = 0u64;
-        let mut failure = None;
-        while let Some((buf, n)) = full_rx.recv().await {
-            let sent = tokio::select! {
-                _ = cancel.cancelled() => {
-                    failure = Some(Error::Aborted);
-                    break;
+        let (data, socket) = pending
+            .establish(self)
+            .await?
+            .into_blocking(t)
+            .map_err(Error::Network)?;
+        let rate = self.opts.rate_limit;
+        let copied = run_copy(
+            move |moved| {
+                let mut p = pump(file, data, hasher, rate, Count::Writes, moved);
+                if p.failure.is_none() {
+                    // End of file for the server: half-close and let it confirm.
+                    p.sink.finish_upload();
                 }
-                r = tokio::time::timeout(t, data.write_all(&buf[..n])) => r,
-            };
-            match sent {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    failure = Some(Error::Network(e));
-                    break;
-                }
-                Err(_) => {
-                    failure = Some(Error::Timeout {
-                        what: "the server to accept data".to_owned(),
-                        after: t,
-                    });
-                    break;
-                }
-            }
-            bytes += n as u64;
-            progress.advance(n as u64);
-            let _ = free_tx.send(buf);
-            limit.pace(n).await;
-        }
-        drop(full_rx);
-        drop(free_tx);
-        let read = reader
-            .await
-            .map_err(|e| Error::local("disk reader", io::Error::other(e)))?;
+                p
+            },
+            socket,
+            progress,
+            cancel,
+        )
+        .await?;
+        let Some(Pumped {
+            sink: data,
+            hasher,
+            bytes,
+            failure,
+            ..
+        }) = copied
+        else {
+            return Err(self.abort().await);
+        };
+        drop(data);
         match failure {
-            Some(Error::Aborted) => return Err(self.abort(data).await),
-            Some(Error::Network(e)) => {
+            None => {}
+            Some(PumpFailure::Sink(e)) => {
                 // The server may have said why it stopped reading (552 over quota, 452).
-                drop(data);
                 if let Ok(r) = self.ctrl()?.read_reply_within(Duration::from_secs(2)).await {
                     if !r.is_positive_completion() {
                         return Err(Error::server(&line, &r));
                     }
                 }
-                return Err(Error::Network(e));
+                return Err(network_error(e, t, "the server to accept data"));
             }
-            Some(e) => return Err(e),
-            None => {}
-        }
-        let hasher = match read {
-            Ok(h) => h,
-            Err(e) => {
-                let _ = self.abort(data).await;
+            Some(PumpFailure::Source(e)) => {
+                let _ = self.abort().await;
                 return Err(Error::local("reading the upload", e));
             }
-        };
-        // End of file for the server: half-close and let it confirm.
-        data.finish_upload(t.min(Duration::from_secs(5))).await;
-        drop(data);
+        }
         self.finish_transfer(&line).await?;
         Ok((bytes, hasher))
     }
@@ -324,14 +232,18 @@ impl Client {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let read = tokio::select! {
-                _ = cancel.cancelled() => return Err(self.abort(data).await),
+                _ = cancel.cancelled() => {
+                    drop(data);
+                    return Err(self.abort().await);
+                }
                 r = tokio::time::timeout(t, data.read(&mut buf)) => r,
             };
             match read {
                 Ok(Ok(0)) => break,
                 Ok(Ok(n)) => {
                     if out.len() + n > MAX_LISTING {
-                        let _ = self.abort(data).await;
+                        drop(data);
+                        let _ = self.abort().await;
                         return Err(Error::Protocol("listing larger than 256 MiB".to_owned()));
                     }
                     out.extend_from_slice(&buf[..n]);
@@ -370,11 +282,10 @@ impl Client {
         }
     }
 
-    /// Stops a running transfer and resynchronises the control connection (see the module
-    /// comment). Returns the error to report; when the server does not answer in time, the
-    /// connection is dropped.
-    pub(crate) async fn abort(&mut self, data: NetStream) -> Error {
-        drop(data);
+    /// Resynchronises the control connection after a transfer was stopped (see the module
+    /// comment); the data connection is already closed. Returns the error to report; when
+    /// the server does not answer in time, the connection is dropped.
+    pub(crate) async fn abort(&mut self) -> Error {
         let t = self.opts.timeout;
         let resync = async {
             let c = self.ctrl()?;
@@ -394,50 +305,45 @@ impl Client {
     }
 }
 
-/// The disk side of a download.
-fn write_file(
-    mut file: File,
-    mut hasher: Option<LocalHasher>,
-    mut full: mpsc::Receiver<(Vec<u8>, usize)>,
-    free: mpsc::UnboundedSender<Vec<u8>>,
-) -> io::Result<(File, Option<LocalHasher>)> {
-    while let Some((buf, n)) = full.blocking_recv() {
-        if let Some(h) = hasher.as_mut() {
-            h.update(&buf[..n]);
+/// Runs a copy on a blocking thread, telling `progress` of its count every tick. Cancelling
+/// shuts `socket` down, which ends the copy's blocking I/O at once; the result is then None.
+async fn run_copy<T: Send + 'static>(
+    copy: impl FnOnce(&AtomicU64) -> T + Send + 'static,
+    socket: TcpStream,
+    progress: &dyn Progress,
+    cancel: &CancellationToken,
+) -> Result<Option<T>> {
+    let moved = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&moved);
+    let mut job = tokio::task::spawn_blocking(move || copy(&counter));
+    let mut tick = tokio::time::interval(PROGRESS_TICK);
+    let mut reported = 0;
+    let mut cancelled = false;
+    let joined = loop {
+        tokio::select! {
+            joined = &mut job => break joined,
+            _ = cancel.cancelled(), if !cancelled => {
+                cancelled = true;
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+            _ = tick.tick() => {}
         }
-        file.write_all(&buf[..n])?;
-        let _ = free.send(buf);
-    }
-    Ok((file, hasher))
+        let now = moved.load(Ordering::Relaxed);
+        progress.advance(now - reported);
+        reported = now;
+    };
+    progress.advance(moved.load(Ordering::Relaxed) - reported);
+    let out = joined.map_err(|e| Error::local("the transfer thread", io::Error::other(e)))?;
+    Ok((!cancelled).then_some(out))
 }
 
-/// The disk side of an upload.
-fn read_file(
-    mut file: File,
-    offset: u64,
-    mut hasher: Option<LocalHasher>,
-    chunk: usize,
-    full: mpsc::Sender<(Vec<u8>, usize)>,
-    mut free: mpsc::UnboundedReceiver<Vec<u8>>,
-) -> io::Result<Option<LocalHasher>> {
-    file.seek(SeekFrom::Start(offset))?;
-    while let Some(mut buf) = free.blocking_recv() {
-        let n = loop {
-            match file.read(&mut buf[..chunk]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r?,
-            }
-        };
-        if n == 0 {
-            return Ok(hasher);
-        }
-        if let Some(h) = hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
-        if full.blocking_send((buf, n)).is_err() {
-            break;
-        }
+/// A data-connection error, with the socket timeout told apart.
+fn network_error(e: io::Error, after: Duration, what: &str) -> Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
+            what: what.to_owned(),
+            after,
+        },
+        _ => Error::Network(e),
     }
-    // The network side stopped first; it reports why.
-    Ok(hasher)
 }
