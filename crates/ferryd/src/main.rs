@@ -66,6 +66,9 @@ struct ServeArgs {
     /// Most simultaneous connections from one IP address (0 = no cap) [default: 1024]
     #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_IP")]
     max_connections_per_ip: Option<usize>,
+    /// Most sessions one user may have logged in at once (0 = no cap) [default: 256]
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_USER")]
+    max_connections_per_user: Option<usize>,
     /// Seconds of inactivity before a session is closed [default: 300]
     #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "SECS")]
     idle_timeout: Option<u64>,
@@ -329,6 +332,9 @@ fn apply_serve_args(c: &mut ServerConfig, a: ServeArgs) {
     }
     if let Some(v) = a.max_connections_per_ip {
         c.max_connections_per_ip = v;
+    }
+    if let Some(v) = a.max_connections_per_user {
+        c.max_connections_per_user = v;
     }
     if let Some(v) = a.max_login_failures {
         c.max_login_failures = v;

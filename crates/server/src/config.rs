@@ -158,6 +158,8 @@ pub struct ServerConfig {
     pub passive_address: Option<IpAddr>,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// Sessions one user may have logged in at once (0 = no cap).
+    pub max_connections_per_user: usize,
     /// Seconds without a command (and no transfer running) before the session is closed.
     pub idle_timeout: u64,
     /// Seconds to complete a login after connecting.
@@ -232,6 +234,7 @@ impl Default for ServerConfig {
             passive_address: None,
             max_connections: 4096,
             max_connections_per_ip: 1024,
+            max_connections_per_user: 256,
             idle_timeout: 300,
             login_timeout: 60,
             data_timeout: 30,
@@ -265,6 +268,7 @@ pub const KEYS: &[&str] = &[
     "passive_address",
     "max_connections",
     "max_connections_per_ip",
+    "max_connections_per_user",
     "idle_timeout",
     "login_timeout",
     "data_timeout",

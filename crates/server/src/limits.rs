@@ -1,4 +1,5 @@
-//! Connection caps: in total and per client IP. A permit is held for the life of a session.
+//! Connection caps: in total and per client IP (a permit held for the life of a connection),
+//! and per user (a permit held while the session is logged in).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -75,6 +76,60 @@ impl Drop for ConnectionPermit {
     }
 }
 
+/// Sessions logged in per user.
+#[derive(Debug)]
+pub(crate) struct UserSessions {
+    max: usize,
+    counts: Mutex<HashMap<String, usize>>,
+}
+
+/// Counts one logged-in session of a user until dropped.
+#[derive(Debug)]
+pub(crate) struct UserPermit {
+    sessions: Arc<UserSessions>,
+    user: String,
+}
+
+impl UserSessions {
+    /// `0` means no limit.
+    pub(crate) fn new(max: usize) -> Arc<UserSessions> {
+        Arc::new(UserSessions {
+            max: if max == 0 { usize::MAX } else { max },
+            counts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A permit for one more session of `user`, or None when the user is at the cap.
+    pub(crate) fn try_acquire(self: &Arc<Self>, user: &str) -> Option<UserPermit> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(user.to_owned()).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(UserPermit {
+            sessions: Arc::clone(self),
+            user: user.to_owned(),
+        })
+    }
+}
+
+impl Drop for UserPermit {
+    fn drop(&mut self) {
+        let mut counts = self
+            .sessions
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.user);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +160,21 @@ mod tests {
         assert_eq!(l.try_acquire(b).unwrap_err(), LimitExceeded::Total);
         drop(p1);
         assert!(l.try_acquire(a).is_ok());
+    }
+
+    #[test]
+    fn user_caps_count_each_user_apart() {
+        let u = UserSessions::new(2);
+        let a1 = u.try_acquire("alice").unwrap();
+        let _a2 = u.try_acquire("alice").unwrap();
+        assert!(u.try_acquire("alice").is_none());
+        assert!(u.try_acquire("bob").is_some());
+        drop(a1);
+        assert!(u.try_acquire("alice").is_some());
+        assert!(
+            UserSessions::new(0).try_acquire("x").is_some(),
+            "0 = no cap"
+        );
     }
 }
 

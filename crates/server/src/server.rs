@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{ServerConfig, TlsMode};
 use crate::control::{accept_tls, ControlStream, TcpControlStream};
-use crate::limits::{ConnectionLimiter, FailureThrottle, LimitExceeded};
+use crate::limits::{ConnectionLimiter, FailureThrottle, LimitExceeded, UserSessions};
 use crate::metrics::ServerMetrics;
 use crate::quota::UnlimitedUsage;
 use crate::session::Session;
@@ -28,6 +28,8 @@ pub(crate) struct ServerContext {
     pub config: ServerConfig,
     pub store: Store,
     pub limiter: Arc<ConnectionLimiter>,
+    /// Logged-in sessions per user.
+    pub user_sessions: Arc<UserSessions>,
     pub shutdown: CancellationToken,
     pub metrics: Arc<ServerMetrics>,
     /// Bounds on-demand hashing server-wide.
@@ -113,6 +115,7 @@ impl Server {
             listeners.push((l, true));
         }
         let limiter = ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip);
+        let config_max_per_user = config.max_connections_per_user;
         let hash_permits = tokio::sync::Semaphore::new(config.hash_workers.max(1));
         let ctx = Arc::new(ServerContext {
             hash_permits,
@@ -128,6 +131,7 @@ impl Server {
             config,
             store,
             limiter,
+            user_sessions: UserSessions::new(config_max_per_user),
             shutdown: CancellationToken::new(),
             next_session_id: AtomicU64::new(1),
         });

@@ -23,7 +23,7 @@ use crate::config::{SessionReuse, TlsMode};
 use crate::control::{Control, ControlStream, Line};
 use crate::data::{DataConnector, DataPlan, DataTls};
 use crate::errors::bad_path_reply;
-use crate::limits::ConnectionPermit;
+use crate::limits::{ConnectionPermit, UserPermit};
 use crate::server::ServerContext;
 use crate::transfer::{RunningTransfer, TransferKind, TransferReport};
 
@@ -31,6 +31,9 @@ use crate::transfer::{RunningTransfer, TransferKind, TransferReport};
 pub(crate) struct Account {
     pub user: User,
     pub home: Home,
+    /// Counts this session against the user's cap until the account is dropped (REIN,
+    /// QUIT, disconnect).
+    pub _permit: UserPermit,
 }
 
 pub(crate) enum AuthState {

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use ferry_testkit::{random_bytes, sha256, sha256_file, RawFtp, TestServer, ALICE};
+use ferry_testkit::{random_bytes, sha256, sha256_file, RawFtp, TestServer, ALICE, BOB};
 
 fn big_file(srv: &TestServer, name: &str, len: usize) -> Vec<u8> {
     let data = random_bytes(len, 42);
@@ -200,4 +200,38 @@ fn shutdown_tells_connected_sessions_421() {
     let stopper = std::thread::spawn(move || drop(srv));
     assert_eq!(c.try_read_reply().map(|r| r.code), Some(421));
     stopper.join().unwrap();
+}
+
+#[test]
+fn a_user_at_the_session_cap_is_refused_until_a_session_ends() {
+    let srv = TestServer::builder()
+        .user(ALICE.0, ALICE.1)
+        .user(BOB.0, BOB.1)
+        .config(|c| c.max_connections_per_user = 2)
+        .start();
+    let mut first = srv.login(ALICE);
+    let mut second = srv.login(ALICE);
+    let mut third = RawFtp::connect(srv.addr);
+    third.expect(&format!("USER {}", ALICE.0), 331);
+    let refused = third.expect(&format!("PASS {}", ALICE.1), 530);
+    assert!(refused.text().contains("Too many sessions"), "{refused:?}");
+    // The refused session stays usable (and is not logged in); other users are not affected.
+    third.expect("PWD", 530);
+    srv.login(BOB).expect("NOOP", 200);
+    // REIN gives the slot back at once.
+    second.expect("REIN", 220);
+    third.expect(&format!("USER {}", ALICE.0), 331);
+    third.expect(&format!("PASS {}", ALICE.1), 230);
+    // So does QUIT (the permit is released when the session task ends).
+    first.expect("QUIT", 221);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        second.expect(&format!("USER {}", ALICE.0), 331);
+        if second.cmd(&format!("PASS {}", ALICE.1)).code == 230 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "QUIT did not release the slot");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    second.stor("ok", b"still works");
 }

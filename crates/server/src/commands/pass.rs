@@ -61,6 +61,18 @@ pub(crate) async fn complete_login(
     greeting: &str,
 ) -> Next {
     let name = user.name.clone();
+    let Some(permit) = s.ctx.user_sessions.try_acquire(&name) else {
+        tracing::info!(user = name, "login refused: too many sessions");
+        s.auth = AuthState::Fresh;
+        return Reply::new(
+            530,
+            format!(
+                "Too many sessions for this user (at most {}); close one and try again.",
+                s.ctx.config.max_connections_per_user
+            ),
+        )
+        .into();
+    };
     let home_path: PathBuf = s.ctx.config.home_of(&user);
     let home = match blocking(move || Home::open(&home_path)).await {
         Ok(h) => h,
@@ -72,7 +84,11 @@ pub(crate) async fn complete_login(
     };
     tracing::Span::current().record("user", name.as_str());
     tracing::info!("login ok");
-    s.auth = AuthState::LoggedIn(Box::new(Account { user, home }));
+    s.auth = AuthState::LoggedIn(Box::new(Account {
+        user,
+        home,
+        _permit: permit,
+    }));
     s.cwd = VirtualPath::root();
     Reply::new(230, greeting).into()
 }
