@@ -158,9 +158,9 @@ pub(crate) enum BlockingStream {
 }
 
 impl BlockingStream {
-    /// Ends an upload, as [`NetStream::finish_upload`] does; the socket's own timeouts bound
-    /// each step.
-    pub(crate) fn finish_upload(&mut self) {
+    /// Ends an upload, as [`NetStream::finish_upload`] does, waiting at most `limit` for each
+    /// read of what the server still sends.
+    pub(crate) fn finish_upload(&mut self, limit: std::time::Duration) {
         use std::io::{Read, Write};
         match self {
             BlockingStream::Plain(s) => {
@@ -170,6 +170,7 @@ impl BlockingStream {
                 s.conn.send_close_notify();
                 if s.flush().is_ok() {
                     let _ = s.sock.shutdown(std::net::Shutdown::Write);
+                    let _ = s.sock.set_read_timeout(Some(limit));
                     let mut sink = [0u8; 4096];
                     while let Ok(n) = s.read(&mut sink) {
                         if n == 0 {

@@ -173,7 +173,7 @@ impl Client {
                 let mut p = pump(file, data, hasher, rate, Count::Writes, moved);
                 if p.failure.is_none() {
                     // End of file for the server: half-close and let it confirm.
-                    p.sink.finish_upload();
+                    p.sink.finish_upload(t.min(Duration::from_secs(5)));
                 }
                 p
             },
