@@ -244,7 +244,7 @@ impl Command {
                     .ok_or(ParseError::BadArgument("EPRT |proto|addr|port|"))?,
             ),
             "TYPE" => Command::Type(parse_type(&req("TYPE")?)?),
-            "MODE" => Command::Mode(single_letter(&req("MODE")?, "SBC")?),
+            "MODE" => Command::Mode(single_letter(&req("MODE")?, "SBCZ")?),
             "STRU" => Command::Stru(single_letter(&req("STRU")?, "FRP")?),
             "SITE" => Command::Site(req("SITE")?),
             "HASH" => Command::Hash(req("HASH")?),

@@ -120,6 +120,8 @@ fn unknown_and_malformed_commands_get_standard_codes() {
     c.expect("TYPE X", 501);
     c.expect("TYPE E", 504);
     c.expect("MODE B", 504);
+    c.expect("MODE Z", 504);
+    c.expect("MODE Q", 501);
     c.expect("STRU R", 504);
     c.expect("MODE S", 200);
     c.expect("STRU F", 200);

@@ -1,4 +1,5 @@
-//! MODE (RFC 959 §3.4): only Stream mode.
+//! MODE (RFC 959 §3.4): only Stream mode; Block, Compressed and the deflate extension `MODE Z`
+//! are known and refused with 504.
 
 use ferry_proto::Reply;
 
