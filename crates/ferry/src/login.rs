@@ -109,7 +109,7 @@ pub async fn connect_as(
 ) -> Result<Client> {
     let mut opts = options(g, url);
     if g.insecure && opts.tls.wanted() {
-        eprintln!(
+        errln!(
             "ferry: WARNING: --insecure: the server's TLS certificate is NOT checked. Anyone \
              between you and {} can read and change this session, password included.",
             url.authority()
@@ -156,24 +156,24 @@ pub async fn connect_as(
                 match tls::pin(&file, &authority, &fp) {
                     Ok(()) => {
                         if !g.quiet {
-                            eprintln!(
+                            errln!(
                                 "ferry: pinned the certificate of {authority} ({fp}) in {}",
                                 file.display()
                             );
                         }
                     }
-                    Err(e) => eprintln!("ferry: could not write {}: {e}", file.display()),
+                    Err(e) => errln!("ferry: could not write {}: {e}", file.display()),
                 }
             }
         }
     }
     if !client.is_tls() && !g.quiet && g.tls != crate::cli::Tls::Off {
-        eprintln!(
+        errln!(
             "ferry: note: {} does not offer TLS; this session (password included) is not encrypted",
             url.authority()
         );
     } else if client.is_tls() && !client.is_data_tls() && !g.quiet {
-        eprintln!("ferry: note: the server refused encrypted data connections (PROT P); file contents travel in clear");
+        errln!("ferry: note: the server refused encrypted data connections (PROT P); file contents travel in clear");
     }
     Ok(client)
 }

@@ -2,6 +2,11 @@
 //! commands (oneshot.rs) or the interactive shell (shell.rs); all protocol work happens in
 //! `ferry-client`.
 #![forbid(unsafe_code)]
+// Printing goes through stdio.rs (a closed pipe must not panic).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+#[macro_use]
+mod stdio;
 
 mod cli;
 mod complete;
@@ -24,12 +29,12 @@ pub fn report_error(prefix: &str, e: &ferry_client::Error) {
     if let ferry_client::Error::Certificate(p) = e {
         if let ferry_client::tls::CertProblem::Changed { .. } = p.as_ref() {
             let bar = "@".repeat(64);
-            eprintln!("{bar}\n@    WARNING: THE SERVER'S TLS CERTIFICATE HAS CHANGED!    @\n{bar}");
+            errln!("{bar}\n@    WARNING: THE SERVER'S TLS CERTIFICATE HAS CHANGED!    @\n{bar}");
         }
     }
-    eprintln!("{prefix}: {e}");
+    errln!("{prefix}: {e}");
     if let Some(a) = login::advice(e) {
-        eprintln!("{a}");
+        errln!("{a}");
     }
 }
 
@@ -42,7 +47,7 @@ fn run(cli: Cli) -> i32 {
     let Some(cmd) = cli.command else {
         if let Some(u) = &cli.url {
             if let Err(e) = ferry_client::FtpUrl::parse(u) {
-                eprintln!("ferry: {e} (see ferry --help)");
+                errln!("ferry: {e} (see ferry --help)");
                 return exit::USAGE;
             }
         }
@@ -73,7 +78,7 @@ fn run(cli: Cli) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("ferry: cannot start: {e}");
+            errln!("ferry: cannot start: {e}");
             return exit::OTHER;
         }
     };
@@ -83,7 +88,7 @@ fn run(cli: Cli) -> i32 {
             Ok(c) => c,
             Err(e) => return report(e),
         };
-        println!("Registered {user} on {}; logged in.", url.authority());
+        outln!("Registered {user} on {}; logged in.", url.authority());
         if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
             return shell::run_on(&rt, g, shell::Start::Connected(Box::new(client), url));
         }

@@ -56,10 +56,10 @@ async fn site_exec(client: &mut Client, url: &FtpUrl, name: &str, args: &[String
 /// The output lines on stdout; the status on stderr unless the command exited 0.
 pub fn print_exec(out: &ferry_client::ExecOutput) {
     for l in &out.output {
-        println!("{l}");
+        outln!("{l}");
     }
     if !out.success() {
-        eprintln!("{}", out.status);
+        errln!("{}", out.status);
     }
 }
 
@@ -97,7 +97,7 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                 let started = Instant::now();
                 let batch = client.get_tree(remote, &local, &bars, &cancel).await?;
                 bars.clear();
-                println!(
+                outln!(
                     "{}",
                     output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
                 );
@@ -107,7 +107,7 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                     .map(PathBuf::from)
                     .unwrap_or_else(|| PathBuf::from(&name));
                 let o = client.get_file(remote, &local, &bars, &cancel).await?;
-                println!("{}", output::summary(&o));
+                outln!("{}", output::summary(&o));
                 Ok(())
             }
         }
@@ -125,14 +125,14 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                 let started = Instant::now();
                 let batch = client.put_tree(&local, &remote, &bars, &cancel).await?;
                 bars.clear();
-                println!(
+                outln!(
                     "{}",
                     output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
                 );
                 batch.into_result().map(drop)
             } else {
                 let o = client.put_file(&local, &url.path, &bars, &cancel).await?;
-                println!("{}", output::summary(&o));
+                outln!("{}", output::summary(&o));
                 Ok(())
             }
         }
@@ -159,9 +159,9 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
             let path = need_path(url)?;
             let (algo, hex) = remote_hash(client, path).await?;
             if json {
-                println!("{}", output::digest_json(path, algo.name(), &hex));
+                outln!("{}", output::digest_json(path, algo.name(), &hex));
             } else {
-                println!("{hex}  {path}");
+                outln!("{hex}  {path}");
             }
             Ok(())
         }
@@ -203,7 +203,7 @@ pub async fn ls(
     let mlsd = client.features().has("MLST");
     if !mlsd && !json {
         for line in client.list_raw(path, cancel).await? {
-            println!("{line}");
+            outln!("{line}");
         }
         return Ok(());
     }
@@ -218,10 +218,10 @@ pub async fn ls(
         Err(e) => return Err(e),
     };
     if json {
-        println!("{}", output::entries_json(&entries));
+        outln!("{}", output::entries_json(&entries));
     } else {
         for line in output::entries_long(&entries) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     Ok(())

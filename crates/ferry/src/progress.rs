@@ -67,7 +67,7 @@ impl Bars {
         if self.show {
             let _ = self.multi.println(line);
         } else {
-            eprintln!("{line}");
+            errln!("{line}");
         }
     }
 }

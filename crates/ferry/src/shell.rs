@@ -177,7 +177,7 @@ async fn cancellable<F: Future>(
         tokio::select! {
             out = &mut fut => return out,
             _ = sigint.recv(), if !cancel.is_cancelled() => {
-                eprintln!("^C: aborting...");
+                errln!("^C: aborting...");
                 cancel.cancel();
             }
         }
@@ -199,7 +199,7 @@ pub fn run(g: Global, url: Option<String>) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("ferry: cannot start: {e}");
+            errln!("ferry: cannot start: {e}");
             return crate::exit::OTHER;
         }
     };
@@ -211,7 +211,7 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
     let mut sigint = match rt.block_on(async { signal(SignalKind::interrupt()) }) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("ferry: cannot handle Ctrl-C: {e}");
+            errln!("ferry: cannot handle Ctrl-C: {e}");
             return crate::exit::OTHER;
         }
     };
@@ -224,7 +224,7 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
     let mut rl: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(rl) => rl,
         Err(e) => {
-            eprintln!("ferry: cannot start the shell: {e}");
+            errln!("ferry: cannot start the shell: {e}");
             return crate::exit::OTHER;
         }
     };
@@ -289,7 +289,7 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("ferry: {e}");
+                errln!("ferry: {e}");
                 break;
             }
         }
@@ -328,7 +328,7 @@ impl Shell {
             "bye" | "quit" | "exit" => return Flow::Quit,
             "open" => match args {
                 [u] => self.open(u, rt),
-                _ => eprintln!("usage: open ftp://user@host[:port]/dir"),
+                _ => errln!("usage: open ftp://user@host[:port]/dir"),
             },
             _ => {
                 let cancel = CancellationToken::new();
@@ -336,7 +336,7 @@ impl Shell {
                 let r = rt.block_on(cancellable(self.exec(&cmd, args, &cancel), &cancel, sigint));
                 match r {
                     Ok(()) => {}
-                    Err(Error::Aborted) => eprintln!(
+                    Err(Error::Aborted) => errln!(
                         "interrupted after {:.1} s: transfer aborted",
                         started.elapsed().as_secs_f64()
                     ),
@@ -356,11 +356,11 @@ impl Shell {
         }
         let url = match FtpUrl::parse(u) {
             Ok(u) => u,
-            Err(e) => return eprintln!("error: {e}"),
+            Err(e) => return errln!("error: {e}"),
         };
         let creds = match crate::login::credentials(&url, &self.g) {
             Ok(c) => c,
-            Err(e) => return eprintln!("error: {e}"),
+            Err(e) => return errln!("error: {e}"),
         };
         let r = rt.block_on(async {
             let mut c = crate::login::connect(&url, creds, &self.g).await?;
@@ -377,7 +377,7 @@ impl Shell {
                     (true, false) => " (TLS, data in clear)",
                     _ => "",
                 };
-                println!("Connected to {} as {}{how}.", url.authority(), c.user());
+                outln!("Connected to {} as {}{how}.", url.authority(), c.user());
                 self.client = Some(c);
                 self.url = Some(url);
                 self.cwd = cwd;
@@ -416,7 +416,7 @@ impl Shell {
             .as_mut()
             .ok_or_else(|| Error::Usage("not connected: use open ftp://user@host/".to_owned()))?;
         if !c.is_connected() {
-            eprintln!("connection lost; reconnecting...");
+            errln!("connection lost; reconnecting...");
             c.reconnect().await?;
         }
         Ok(c)
@@ -453,11 +453,11 @@ impl Shell {
                 };
                 std::env::set_current_dir(&dir)
                     .map_err(|e| Error::local(format!("lcd {}", dir.display()), e))?;
-                println!("Local directory: {}", current_dir().display());
+                outln!("Local directory: {}", current_dir().display());
                 Ok(())
             }
             "lpwd" => {
-                println!("{}", current_dir().display());
+                outln!("{}", current_dir().display());
                 Ok(())
             }
             "lls" => lls(Path::new(args.first().map(String::as_str).unwrap_or("."))),
@@ -479,7 +479,7 @@ impl Shell {
             "pwd" => {
                 let c = self.client().await?;
                 let d = c.pwd().await?;
-                println!("{d}");
+                outln!("{d}");
                 Ok(())
             }
             "ls" | "dir" => {
@@ -549,14 +549,14 @@ impl Shell {
                     let started = Instant::now();
                     let b = c.get_tree(&remote, &local, bars, cancel).await?;
                     bars.clear();
-                    println!(
+                    outln!(
                         "{}",
                         output::batch_summary(&b.outcomes, b.failures.len(), started.elapsed())
                     );
                     b.into_result().map(drop)
                 } else {
                     let o = c.get_file(&remote, &local, bars, cancel).await?;
-                    println!("{}", output::summary(&o));
+                    outln!("{}", output::summary(&o));
                     Ok(())
                 }
             }
@@ -585,14 +585,14 @@ impl Shell {
                     let started = Instant::now();
                     let b = c.put_tree(&local, &remote, bars, cancel).await?;
                     bars.clear();
-                    println!(
+                    outln!(
                         "{}",
                         output::batch_summary(&b.outcomes, b.failures.len(), started.elapsed())
                     );
                     b.into_result().map(drop)
                 } else {
                     let o = c.put_file(&local, &remote, bars, cancel).await?;
-                    println!("{}", output::summary(&o));
+                    outln!("{}", output::summary(&o));
                     Ok(())
                 }
             }
@@ -657,7 +657,7 @@ impl Shell {
                 let p = arg(0, "path")?.to_owned();
                 let c = self.client().await?;
                 let (algo, hex) = crate::oneshot::remote_hash(c, &p).await?;
-                println!("{hex}  {p}  ({algo})");
+                outln!("{hex}  {p}  ({algo})");
                 Ok(())
             }
             "quota" => {
@@ -665,13 +665,13 @@ impl Shell {
                 match c.site("QUOTA").await {
                     Ok(r) => {
                         for l in &r.lines {
-                            println!("{}", l.trim_start());
+                            outln!("{}", l.trim_start());
                         }
                         Ok(())
                     }
                     Err(e) => match c.available(None).await? {
                         Some(n) => {
-                            println!("{} available", ferry_proto::size::format_size(n));
+                            outln!("{} available", ferry_proto::size::format_size(n));
                             Ok(())
                         }
                         None => Err(e),
@@ -741,9 +741,9 @@ fn bars_batch(bars: &Bars, files: usize, bytes: u64) {
 fn print_reply(r: &ferry_proto::Reply) {
     for (i, l) in r.lines.iter().enumerate() {
         if i == 0 {
-            println!("{} {l}", r.code);
+            outln!("{} {l}", r.code);
         } else {
-            println!("{l}");
+            outln!("{l}");
         }
     }
 }
@@ -755,13 +755,13 @@ fn current_dir() -> PathBuf {
 fn help(topic: Option<&str>) {
     match topic {
         Some(t) => match COMMANDS.iter().find(|(n, _, _)| *n == t) {
-            Some((n, a, h)) => println!("{n} {a}\n    {h}"),
-            None => println!("no command {t:?}"),
+            Some((n, a, h)) => outln!("{n} {a}\n    {h}"),
+            None => outln!("no command {t:?}"),
         },
         None => {
-            println!("Commands (Tab completes; Ctrl-C aborts a transfer; Ctrl-D leaves):");
+            outln!("Commands (Tab completes; Ctrl-C aborts a transfer; Ctrl-D leaves):");
             for (n, a, h) in COMMANDS {
-                println!("  {:<26} {h}", format!("{n} {a}"));
+                outln!("  {:<26} {h}", format!("{n} {a}"));
             }
         }
     }
@@ -776,9 +776,9 @@ fn lls(dir: &Path) -> Result<()> {
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
         match e.metadata() {
-            Ok(m) if m.is_dir() => println!("d {:>12} {name}/", ""),
-            Ok(m) => println!("- {:>12} {name}", m.len()),
-            Err(_) => println!("? {:>12} {name}", ""),
+            Ok(m) if m.is_dir() => outln!("d {:>12} {name}/", ""),
+            Ok(m) => outln!("- {:>12} {name}", m.len()),
+            Err(_) => outln!("? {:>12} {name}", ""),
         }
     }
     Ok(())
@@ -885,7 +885,7 @@ impl Batch {
             Ok(o) => self.done.push(o),
             Err(Error::Aborted) => return Err(Error::Aborted),
             Err(e) => {
-                eprintln!("{name}: {e}");
+                errln!("{name}: {e}");
                 self.failed += 1;
                 self.first_err.get_or_insert(e);
             }
@@ -894,7 +894,7 @@ impl Batch {
     }
 
     fn finish(self) -> Result<(), Error> {
-        println!(
+        outln!(
             "{}",
             output::batch_summary(&self.done, self.failed, self.started.elapsed())
         );

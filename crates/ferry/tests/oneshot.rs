@@ -278,3 +278,41 @@ fn quiet_output_is_one_summary_line() {
     assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
     assert!(r.stderr.is_empty(), "{r:?}");
 }
+
+/// `ferry ls URL | head -1`: the reader leaves after one line; ferry must stop quietly
+/// (no "failed printing to stdout" panic, exit 0), as `ls` does.
+#[test]
+fn ls_into_a_pipe_closed_early_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let srv = TestServer::start();
+    let env = Env::new();
+    let dir = srv.home("alice").join("many");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..3000 {
+        std::fs::write(
+            dir.join(format!("file-with-a-longish-name-{i:05}.txt")),
+            b"x",
+        )
+        .unwrap();
+    }
+    let url = format!("{}/many/", srv.url(ALICE));
+    for args in [
+        vec!["--tls", "off", "ls", url.as_str()],
+        vec!["--tls", "off", "ls", "--json", url.as_str()],
+    ] {
+        let mut cmd = env.command(&args);
+        cmd.stdout(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        // The reader is gone now (dropped above), with most of the listing unread.
+        let r = common::wait_output(child, std::time::Duration::from_secs(60));
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert!(r.stderr.is_empty(), "{args:?}: nothing to say: {r:?}");
+    }
+}

@@ -1,0 +1,53 @@
+//! Every line the program prints goes through here, never through `println!`/`eprintln!`:
+//! those panic when the reader has gone away ("failed printing to stdout: Broken pipe").
+//! Rust ignores SIGPIPE, so `ferry ls URL | head -1` sees EPIPE as an error on its next
+//! write; like `ls` (killed quietly by the signal) and ripgrep (which exits 0), ferry then
+//! stops at once, quietly, with status 0: the reader has what it wanted.
+//!
+//! stderr failing is not worth stopping for (there is nowhere left to say anything); the
+//! line is dropped.
+
+use std::fmt;
+use std::io::{self, Write};
+
+/// Writes one line to stdout (see the module comment for a closed pipe).
+pub fn out_line(args: fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    let r = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = r {
+        stdout_failed(&e);
+    }
+}
+
+/// Writes one line to stderr; a failure is ignored (see the module comment).
+pub fn err_line(args: fmt::Arguments<'_>) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// The end of the program when stdout cannot be written: quietly for a reader that left,
+/// with a message (on stderr, which may still work) for anything else, such as a full disk.
+pub fn stdout_failed(e: &io::Error) -> ! {
+    if is_closed_pipe(e) {
+        std::process::exit(crate::exit::OK);
+    }
+    err_line(format_args!("ferry: cannot write to stdout: {e}"));
+    std::process::exit(crate::exit::OTHER);
+}
+
+/// Whether an error means the reader of our output went away.
+pub fn is_closed_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// `println!` that ends the program quietly when stdout's reader is gone.
+macro_rules! outln {
+    () => { $crate::stdio::out_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::stdio::out_line(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    () => { $crate::stdio::err_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::stdio::err_line(format_args!($($arg)*)) };
+}
