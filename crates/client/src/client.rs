@@ -12,6 +12,8 @@ use crate::control::Control;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::features::Features;
+use crate::files::backoff;
+use crate::progress::{Progress, Silent};
 use crate::tls::{TlsContext, TlsMode, TlsOptions};
 use crate::verify::DigestMethod;
 
@@ -92,7 +94,7 @@ impl Client {
         credentials: Credentials,
         opts: ClientOptions,
     ) -> Result<Client> {
-        Client::start(authority, credentials, opts, None).await
+        Client::start(authority, credentials, opts, None, &Silent).await
     }
 
     /// Connects to `authority` and creates the account `credentials.user` with its password
@@ -104,7 +106,19 @@ impl Client {
         token: Option<String>,
         opts: ClientOptions,
     ) -> Result<Client> {
-        Client::start(authority, credentials, opts, Some(token)).await
+        Client::start(authority, credentials, opts, Some(token), &Silent).await
+    }
+
+    /// [`Client::connect`] (or [`Client::register`], with `registration` = Some(token)),
+    /// telling `progress` of each retry while the server is busy.
+    pub async fn connect_with(
+        authority: &str,
+        credentials: Credentials,
+        opts: ClientOptions,
+        registration: Option<Option<String>>,
+        progress: &dyn Progress,
+    ) -> Result<Client> {
+        Client::start(authority, credentials, opts, registration, progress).await
     }
 
     async fn start(
@@ -112,6 +126,7 @@ impl Client {
         credentials: Credentials,
         opts: ClientOptions,
         registration: Option<Option<String>>,
+        progress: &dyn Progress,
     ) -> Result<Client> {
         let mut c = Client {
             ctrl: None,
@@ -131,9 +146,41 @@ impl Client {
             prot_private: false,
             registration,
         };
-        c.open_control().await?;
-        c.login().await?;
+        c.establish(progress).await?;
         Ok(c)
+    }
+
+    /// Connects and logs in, again after a pause when the server is busy or drops us (a
+    /// `421 Too many connections` greeting, a `421` at login, a connection closed before the
+    /// login completed), up to `retries` times with the transfers' backoff. A refused or
+    /// unreachable address fails at once: waiting would not change it.
+    async fn establish(&mut self, progress: &dyn Progress) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let r = match self.open_control().await {
+                Ok(()) => self.login().await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Err(e) if e.is_busy_or_dropped() && attempt < self.opts.retries => {
+                    self.ctrl = None;
+                    attempt += 1;
+                    let wait = backoff(attempt);
+                    progress.note(&format!(
+                        "{}: {e}; retrying in {:.1}s (attempt {attempt} of {})",
+                        self.authority,
+                        wait.as_secs_f64(),
+                        self.opts.retries
+                    ));
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    self.ctrl = None;
+                    return Err(e);
+                }
+                Ok(()) => return Ok(()),
+            }
+        }
     }
 
     /// The TLS configuration, built on first use.
@@ -201,13 +248,17 @@ impl Client {
 
     async fn login(&mut self) -> Result<()> {
         let user = self.credentials.user.clone();
-        let r = match self.registration.take() {
+        // Kept until the server accepts it: a login retried after a 421 registers again.
+        let r = match self.registration.clone() {
             Some(token) => {
                 let line = match token {
                     Some(t) => format!("SITE REGISTER {user} {t}"),
                     None => format!("SITE REGISTER {user}"),
                 };
                 let r = self.ctrl()?.cmd(&line).await?;
+                if r.code == 421 {
+                    return Err(Error::server("SITE REGISTER", &r));
+                }
                 if r.code != 331 {
                     return Err(Error::Login(format!(
                         "registration refused: {} {}",
@@ -234,11 +285,12 @@ impl Client {
                 let pass = self.credentials.password.clone();
                 self.ctrl()?.cmd(&format!("PASS {pass}")).await?
             }
-            _ => return Err(login_error(&r)),
+            _ => return Err(login_error("USER", &r)),
         };
         if r.code != 230 && r.code != 202 {
-            return Err(login_error(&r));
+            return Err(login_error("PASS", &r));
         }
+        self.registration = None;
         if self.tls_active {
             // RFC 4217 §9: PBSZ 0 then PROT P; sent after the login, as curl and lftp do,
             // since some servers only take them then.
@@ -283,13 +335,33 @@ impl Client {
     /// Opens a new connection to the same server as the same user, back in the directory the
     /// old one was in.
     pub async fn reconnect(&mut self) -> Result<()> {
-        self.open_control().await?;
+        self.reconnect_with(&Silent).await
+    }
+
+    /// [`Client::reconnect`], telling `progress` of each retry while the server is busy.
+    pub async fn reconnect_with(&mut self, progress: &dyn Progress) -> Result<()> {
         self.epsv_refused = false;
-        self.login().await?;
+        self.establish(progress).await?;
         if let Some(dir) = self.cwd.clone() {
             self.ctrl()?.cmd_ok(&format!("CWD {dir}")).await?;
         }
         Ok(())
+    }
+
+    /// Makes sure the next command has a live session: reconnects (back in the same
+    /// directory) when the connection was lost, or when the server closed it meanwhile, e.g.
+    /// after its idle timeout, so the command runs instead of failing once first.
+    pub async fn ensure_connected(&mut self, progress: &dyn Progress) -> Result<()> {
+        if let Some(ctrl) = self.ctrl.as_mut() {
+            match ctrl.closed_by_server().await {
+                None => return Ok(()),
+                Some(why) => {
+                    self.ctrl = None;
+                    progress.note(&format!("{why}: reconnecting"));
+                }
+            }
+        }
+        self.reconnect_with(progress).await
     }
 
     pub fn is_connected(&self) -> bool {
@@ -618,7 +690,12 @@ fn host_of(authority: &str) -> String {
         .to_owned()
 }
 
-fn login_error(r: &Reply) -> Error {
+/// A refused login; a `421` (busy, shutting down) is the server's state, not the
+/// credentials', and stays a server error so that it is retried.
+fn login_error(command: &str, r: &Reply) -> Error {
+    if r.code == 421 {
+        return Error::server(command, r);
+    }
     Error::Login(format!("{} {}", r.code, r.lines.join(" ").trim()))
 }
 

@@ -198,6 +198,29 @@ impl Control {
         }
     }
 
+    /// Why the connection is finished when the server has spoken unprompted (the `421` it
+    /// sends before closing an idle session) or closed it; None while it is quiet. An FTP
+    /// server only ever answers, so anything waiting to be read on an idle control
+    /// connection means its end.
+    pub async fn closed_by_server(&mut self) -> Option<String> {
+        if self.io.buffer().is_empty() {
+            // Polled once: Ready (data, end of stream or an error) or nothing pending.
+            let pending = tokio::time::timeout(Duration::ZERO, self.io.fill_buf()).await;
+            if pending.is_err() {
+                return None;
+            }
+        }
+        let said = tokio::time::timeout(Duration::ZERO, self.read_reply_unbounded()).await;
+        Some(match said {
+            Ok(Ok(r)) => format!(
+                "the server ended the session ({} {})",
+                r.code,
+                r.lines.join(" ").trim()
+            ),
+            _ => "the server closed the connection".to_owned(),
+        })
+    }
+
     /// Sends a command and reads its reply.
     pub async fn cmd(&mut self, line: &str) -> Result<Reply> {
         self.send(line).await?;

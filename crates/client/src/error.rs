@@ -135,6 +135,24 @@ impl Error {
         )
     }
 
+    /// Worth connecting again after a pause: the server is busy (`421 Too many
+    /// connections`, as a greeting or at login) or closed the connection before the login
+    /// completed. A refused connection or an unknown host is not: waiting would not change
+    /// it, and the user should hear of it at once.
+    pub fn is_busy_or_dropped(&self) -> bool {
+        match self {
+            Error::Server { code: 421, .. } => true,
+            Error::Network(e) => matches!(
+                e.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            ),
+            _ => false,
+        }
+    }
+
     /// The server's reply code, when the server refused.
     pub fn code(&self) -> Option<u16> {
         match self {

@@ -60,7 +60,8 @@ enum Op<'a> {
     Put(&'a Path, &'a str),
 }
 
-fn backoff(attempt: u32) -> Duration {
+/// The pause before retry number `attempt` (1, 2, 4, 8, then 8 s).
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64 << attempt.min(4))
 }
 
@@ -96,10 +97,7 @@ impl Client {
     ) -> Result<Outcome> {
         let mut attempt = 0;
         loop {
-            let r = match self.is_connected() {
-                true => Ok(()),
-                false => self.reconnect().await,
-            };
+            let r = self.ensure_connected(progress).await;
             let r = match (r, op) {
                 (Err(e), _) => Err(e),
                 (Ok(()), Op::Get(remote, local)) => {

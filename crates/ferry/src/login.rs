@@ -115,14 +115,18 @@ pub async fn connect_as(
             url.authority()
         );
     }
+    // Retries while the server is busy are told as notes (none with -q).
+    let notes = crate::progress::Bars::new(g.quiet);
     let mut accepted_now = false;
     let client = loop {
-        let attempt = match &registration {
-            Some(token) => {
-                Client::register(&url.authority(), creds.clone(), token.clone(), opts.clone()).await
-            }
-            None => Client::connect(&url.authority(), creds.clone(), opts.clone()).await,
-        };
+        let attempt = Client::connect_with(
+            &url.authority(),
+            creds.clone(),
+            opts.clone(),
+            registration.clone(),
+            &notes,
+        )
+        .await;
         match attempt {
             Err(Error::Certificate(p))
                 if matches!(*p, CertProblem::Unknown { .. })

@@ -409,17 +409,9 @@ impl Shell {
         }
     }
 
-    /// The session, reconnected first if the last command lost it.
+    /// The session, reconnected first if it was lost or the server closed it meanwhile.
     async fn client(&mut self) -> Result<&mut Client> {
-        let c = self
-            .client
-            .as_mut()
-            .ok_or_else(|| Error::Usage("not connected: use open ftp://user@host/".to_owned()))?;
-        if !c.is_connected() {
-            errln!("connection lost; reconnecting...");
-            c.reconnect().await?;
-        }
-        Ok(c)
+        live(&mut self.client, &self.bars).await
     }
 
     async fn exec(&mut self, cmd: &str, args: &[String], cancel: &CancellationToken) -> Result<()> {
@@ -541,10 +533,7 @@ impl Shell {
                     )
                 });
                 let bars = &self.bars;
-                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
-                if !c.is_connected() {
-                    c.reconnect().await?;
-                }
+                let c = live(&mut self.client, bars).await?;
                 if recursive {
                     let started = Instant::now();
                     let b = c.get_tree(&remote, &local, bars, cancel).await?;
@@ -569,10 +558,7 @@ impl Shell {
                 let remote = rest.get(1).map(|s| s.to_string()).unwrap_or_default();
                 self.names_stale = true;
                 let bars = &self.bars;
-                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
-                if !c.is_connected() {
-                    c.reconnect().await?;
-                }
+                let c = live(&mut self.client, bars).await?;
                 if recursive {
                     let remote = if remote.is_empty() {
                         local
@@ -601,10 +587,7 @@ impl Shell {
                     return Err(Error::Usage("mget: missing pattern".into()));
                 }
                 let bars = &self.bars;
-                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
-                if !c.is_connected() {
-                    c.reconnect().await?;
-                }
+                let c = live(&mut self.client, bars).await?;
                 let mut files = Vec::new();
                 for p in args {
                     for (path, kind) in expand_remote(c, p, cancel).await? {
@@ -627,10 +610,7 @@ impl Shell {
                 }
                 self.names_stale = true;
                 let bars = &self.bars;
-                let c = self.client.as_mut().ok_or(Error::NotConnected)?;
-                if !c.is_connected() {
-                    c.reconnect().await?;
-                }
+                let c = live(&mut self.client, bars).await?;
                 let mut files = Vec::new();
                 for p in args {
                     files.extend(expand_local(p)?);
@@ -725,6 +705,17 @@ impl Shell {
             ))),
         }
     }
+}
+
+/// The session of `slot`, reconnected first if it was lost (a failed command dropped it) or
+/// the server closed it while the shell waited (its idle timeout): the command then runs as
+/// if nothing had happened, with the remembered credentials and directory.
+async fn live<'a>(slot: &'a mut Option<Client>, bars: &Bars) -> Result<&'a mut Client> {
+    let c = slot
+        .as_mut()
+        .ok_or_else(|| Error::Usage("not connected: use open ftp://user@host/".to_owned()))?;
+    c.ensure_connected(bars).await?;
+    Ok(c)
 }
 
 /// An error for the user, with what to do about a certificate refusal.

@@ -316,3 +316,35 @@ fn ls_into_a_pipe_closed_early_ends_quietly() {
         assert!(r.stderr.is_empty(), "{args:?}: nothing to say: {r:?}");
     }
 }
+
+/// A server at its per-address connection cap greets with `421 Too many connections`:
+/// ferry waits and tries again (--retries, with backoff) instead of giving up at once.
+#[test]
+fn a_busy_server_421_at_connect_is_retried() {
+    let srv = TestServer::builder()
+        .user(ALICE.0, ALICE.1)
+        .config(|c| c.max_connections_per_ip = 1)
+        .start();
+    let env = Env::new();
+    std::fs::write(srv.home("alice").join("f.txt"), b"hello").unwrap();
+    let holder = srv.login(ALICE);
+    let freed = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(holder);
+    });
+    let r = env
+        .run(&["--tls", "off", "ls", &format!("{}/", srv.url(ALICE))])
+        .ok();
+    freed.join().unwrap();
+    assert!(
+        r.stderr.contains("421") && r.stderr.contains("retrying"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("f.txt"), "{r:?}");
+
+    // Without retries the 421 is a network error (exit 7), said once.
+    let _holder = srv.login(ALICE);
+    let r = env.run(&["--retries", "0", "ls", &format!("{}/", srv.url(ALICE))]);
+    assert_eq!(r.code, 7, "{r:?}");
+    assert!(r.stderr.contains("Too many connections"), "{r:?}");
+}

@@ -122,3 +122,34 @@ fn ctrl_d_leaves_the_shell() {
     p.send(ControlCode::EndOfTransmission).unwrap();
     p.expect(Eof).unwrap();
 }
+
+/// The server closes an idle session (`421 Idle timeout`): the next command reconnects with
+/// the remembered login, back in the same directory, and runs, instead of failing first.
+#[test]
+fn a_session_closed_for_idleness_reconnects_on_the_next_command() {
+    let srv = TestServer::builder()
+        .user(ALICE.0, ALICE.1)
+        .config(|c| c.idle_timeout = 1)
+        .start();
+    let env = Env::new();
+    std::fs::create_dir(srv.home("alice").join("docs")).unwrap();
+    std::fs::write(srv.home("alice").join("docs/inside.txt"), b"x").unwrap();
+    let mut p = shell(&env, &["--tls", "off", &format!("{}/docs", srv.url(ALICE))]);
+    p.expect(":/docs> ").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    p.send_line("ls").unwrap();
+    p.expect("Idle timeout").unwrap();
+    p.expect("inside.txt").unwrap();
+    p.expect(":/docs> ").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    p.send_line("pwd").unwrap();
+    let out = p.expect(":/docs> ").unwrap();
+    let text = String::from_utf8_lossy(out.before()).into_owned();
+    assert!(
+        text.contains("reconnecting") && text.contains("/docs\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("error"), "{text}");
+    p.send_line("bye").unwrap();
+    p.expect(Eof).unwrap();
+}
