@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_client::glob::{is_pattern, matches};
@@ -23,7 +23,7 @@ use tokio::runtime::Runtime;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::cli::Global;
-use crate::complete::ShellHelper;
+use crate::complete::{RemoteNames, ShellHelper};
 use crate::output;
 use crate::progress::Bars;
 
@@ -103,8 +103,8 @@ struct Shell {
     client: Option<Client>,
     url: Option<FtpUrl>,
     cwd: String,
-    names: Arc<Mutex<Vec<String>>>,
-    names_stale: bool,
+    /// Remote listings for Tab completion; the session is lent to it at the prompt.
+    completion: Arc<RemoteNames>,
     bars: Bars,
 }
 
@@ -164,6 +164,19 @@ pub fn split_words(line: &str) -> Vec<String> {
         words.push(cur);
     }
     words
+}
+
+/// A name written so that [`split_words`] reads it back unchanged: whitespace, quotes and
+/// backslashes escaped with a backslash (what Tab completion inserts).
+pub fn escape_word(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_whitespace() || matches!(c, '"' | '\'' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Runs `fut` to its end; SIGINT meanwhile cancels it (it then winds down by itself).
@@ -228,8 +241,8 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
             return crate::exit::OTHER;
         }
     };
-    let names = Arc::new(Mutex::new(Vec::new()));
-    rl.set_helper(Some(ShellHelper::new(Arc::clone(&names))));
+    let completion = Arc::new(RemoteNames::new(rt.handle().clone()));
+    rl.set_helper(Some(ShellHelper::new(Arc::clone(&completion))));
     let history = history_path();
     if let Some(h) = &history {
         let _ = rl.load_history(h);
@@ -240,8 +253,7 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
         client: None,
         url: None,
         cwd: String::new(),
-        names,
-        names_stale: false,
+        completion,
     };
     match start {
         Start::Url(Some(u)) => shell.open(&u, rt),
@@ -253,17 +265,15 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
             shell.cwd = cwd.unwrap_or_default();
             shell.client = Some(c);
             shell.url = Some(url);
-            shell.names_stale = true;
         }
     }
     loop {
-        if shell.names_stale {
-            shell.names_stale = false;
-            let cancel = CancellationToken::new();
-            rt.block_on(cancellable(shell.refresh_names(), &cancel, &mut sigint));
-        }
         let prompt = shell.prompt();
-        match rl.readline(&prompt) {
+        // The session serves Tab completion while the prompt waits, and comes back after.
+        shell.completion.lend(shell.client.take());
+        let read = rl.readline(&prompt);
+        shell.client = shell.completion.take_back();
+        match read {
             Ok(line) => {
                 let line = line.trim();
                 if line.is_empty() {
@@ -282,7 +292,10 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
                         .is_ok()
                     {}
                 });
-                if let Flow::Quit = shell.dispatch(line, rt, &mut sigint) {
+                let flow = shell.dispatch(line, rt, &mut sigint);
+                // The command may have changed the server's files or the directory.
+                shell.completion.forget();
+                if let Flow::Quit = flow {
                     break;
                 }
             }
@@ -381,31 +394,8 @@ impl Shell {
                 self.client = Some(c);
                 self.url = Some(url);
                 self.cwd = cwd;
-                self.names_stale = true;
             }
             Err(e) => report(&e),
-        }
-    }
-
-    async fn refresh_names(&mut self) {
-        let Some(c) = self.client.as_mut() else {
-            return;
-        };
-        if !c.is_connected() {
-            return;
-        }
-        let cancel = CancellationToken::new();
-        if let Ok(entries) = c.list("", &cancel).await {
-            let names = entries
-                .into_iter()
-                .map(|e| match e.kind {
-                    EntryType::Dir => format!("{}/", e.name),
-                    _ => e.name,
-                })
-                .collect();
-            if let Ok(mut n) = self.names.lock() {
-                *n = names;
-            }
         }
     }
 
@@ -458,14 +448,12 @@ impl Shell {
                 let c = self.client().await?;
                 c.cwd(&dir).await?;
                 self.cwd = c.pwd().await?;
-                self.names_stale = true;
                 Ok(())
             }
             "cdup" => {
                 let c = self.client().await?;
                 c.cdup().await?;
                 self.cwd = c.pwd().await?;
-                self.names_stale = true;
                 Ok(())
             }
             "pwd" => {
@@ -485,24 +473,20 @@ impl Shell {
             }
             "mkdir" => {
                 let d = arg(0, "directory")?.to_owned();
-                self.names_stale = true;
                 self.client().await?.mkdir(&d).await
             }
             "rmdir" => {
                 let d = arg(0, "directory")?.to_owned();
-                self.names_stale = true;
                 self.client().await?.rmdir(&d).await
             }
             "rename" | "mv" => {
                 let (from, to) = (arg(0, "source")?.to_owned(), arg(1, "target")?.to_owned());
-                self.names_stale = true;
                 self.client().await?.rename(&from, &to).await
             }
             "rm" | "delete" => {
                 if rest.is_empty() {
                     return Err(Error::Usage("rm: missing path (see help rm)".into()));
                 }
-                self.names_stale = true;
                 let c = self.client().await?;
                 for pattern in rest {
                     for (path, kind) in expand_remote(c, pattern, cancel).await? {
@@ -556,7 +540,6 @@ impl Shell {
                         .as_str(),
                 );
                 let remote = rest.get(1).map(|s| s.to_string()).unwrap_or_default();
-                self.names_stale = true;
                 let bars = &self.bars;
                 let c = live(&mut self.client, bars).await?;
                 if recursive {
@@ -608,7 +591,6 @@ impl Shell {
                 if args.is_empty() {
                     return Err(Error::Usage("mput: missing pattern".into()));
                 }
-                self.names_stale = true;
                 let bars = &self.bars;
                 let c = live(&mut self.client, bars).await?;
                 let mut files = Vec::new();
@@ -905,6 +887,10 @@ mod tests {
         );
         assert_eq!(split_words("  ls  "), ["ls"]);
         assert_eq!(split_words("put ''"), ["put", ""]);
+        for name in ["a b", "it's \"x\"", "back\\slash", "tab\there", "plain"] {
+            let line = format!("get {}", escape_word(name));
+            assert_eq!(split_words(&line), ["get", name], "{line}");
+        }
     }
 
     #[test]

@@ -153,3 +153,44 @@ fn a_session_closed_for_idleness_reconnects_on_the_next_command() {
     p.send_line("bye").unwrap();
     p.expect(Eof).unwrap();
 }
+
+/// Remote completion inserts names the way the shell reads them back (a space escaped),
+/// lists the directory a word names (`cd tree/<Tab>`, `get /tree/o<Tab>`), and `help`
+/// completes command names.
+#[test]
+fn tab_completes_remote_paths_in_any_directory_escaped_as_the_shell_reads_them() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let home = srv.home("alice");
+    std::fs::write(home.join("my file.txt"), b"spaced").unwrap();
+    std::fs::create_dir_all(home.join("tree/sub dir")).unwrap();
+    std::fs::write(home.join("tree/other.txt"), b"other").unwrap();
+    let mut p = shell(&env, &["--tls", "off", &srv.url(ALICE)]);
+    p.expect(":/> ").unwrap();
+
+    p.send("get my\t").unwrap();
+    p.expect("my\\ file.txt").unwrap();
+    p.send("\r").unwrap();
+    p.expect("SHA-256 verified").unwrap();
+    p.expect(":/> ").unwrap();
+    assert_eq!(std::fs::read(env.path("my file.txt")).unwrap(), b"spaced");
+
+    p.send("cd tree/su\t").unwrap();
+    p.expect("tree/sub\\ dir/").unwrap();
+    p.send("\r").unwrap();
+    p.expect(":/tree/sub dir> ").unwrap();
+
+    p.send("get /tree/o\t").unwrap();
+    p.expect("/tree/other.txt").unwrap();
+    p.send("\r").unwrap();
+    p.expect("SHA-256 verified").unwrap();
+    p.expect(":/tree/sub dir> ").unwrap();
+    assert_eq!(std::fs::read(env.path("other.txt")).unwrap(), b"other");
+
+    p.send("help rmd\t").unwrap();
+    p.expect("rmdir").unwrap();
+    p.send("\r").unwrap();
+    p.expect("remove an empty remote directory").unwrap();
+    p.send_line("bye").unwrap();
+    p.expect(Eof).unwrap();
+}
