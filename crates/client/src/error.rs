@@ -58,6 +58,14 @@ pub enum Error {
     /// The server's certificate was not accepted (see [`crate::tls`]).
     #[error("{0}")]
     Certificate(Box<crate::tls::CertProblem>),
+    /// Some files of a multi-file transfer failed (each was reported as it happened, see
+    /// [`crate::Progress::failed`]); `first` gives the batch its class.
+    #[error("{failed} of {total} files failed; the first: {first}")]
+    Batch {
+        failed: usize,
+        total: usize,
+        first: Box<Error>,
+    },
     /// TLS could not be set up (refused by the server under `--tls require`, failed handshake).
     #[error("TLS: {0}")]
     Tls(String),
@@ -117,6 +125,7 @@ impl Error {
             Error::Protocol(_) => ErrorKind::Other,
             Error::Aborted => ErrorKind::Aborted,
             Error::Certificate(_) | Error::Tls(_) => ErrorKind::Tls,
+            Error::Batch { first, .. } => first.kind(),
         }
     }
 

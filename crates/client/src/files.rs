@@ -6,6 +6,7 @@
 //! on disk is always a whole, checked copy. A mismatch keeps the `.part` for inspection; the
 //! next attempt sees that its digest differs and starts over.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,13 +45,18 @@ pub struct BatchOutcome {
 }
 
 impl BatchOutcome {
-    /// The first failure, to report as the result of the whole batch.
+    /// The outcomes, or [`Error::Batch`] (of the class of the first failure) when any file
+    /// failed.
     pub fn into_result(mut self) -> Result<Vec<Outcome>> {
         if self.failures.is_empty() {
-            Ok(self.outcomes)
-        } else {
-            Err(self.failures.swap_remove(0).1)
+            return Ok(self.outcomes);
         }
+        let failed = self.failures.len();
+        Err(Error::Batch {
+            failed,
+            total: failed + self.outcomes.len(),
+            first: Box::new(self.failures.swap_remove(0).1),
+        })
     }
 }
 
@@ -474,18 +480,7 @@ impl Client {
         } else {
             have.unwrap_or(0)
         });
-        self.allocate(needed).await?;
-        if let Some(avail) = self.available(None).await? {
-            if avail < needed {
-                return Err(Error::Server {
-                    command: "AVBL".to_owned(),
-                    code: 552,
-                    text: format!(
-                        "the server has room for {avail} more bytes, {needed} are needed"
-                    ),
-                });
-            }
-        }
+        self.ensure_room(needed).await?;
         let append = offset > 0 && !self.features.rest_stream;
         progress.start(&name, Some(want), offset);
         let sent = self
@@ -522,6 +517,24 @@ impl Client {
             verified,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Asks the server whether `needed` more bytes fit (`ALLO`, then `AVBL` when offered), so
+    /// that a quota refusal comes before any byte moves: `552` with the server's words.
+    pub async fn ensure_room(&mut self, needed: u64) -> Result<()> {
+        self.allocate(needed).await?;
+        if let Some(avail) = self.available(None).await? {
+            if avail < needed {
+                return Err(Error::Server {
+                    command: "AVBL".to_owned(),
+                    code: 552,
+                    text: format!(
+                        "the server has room for {avail} more bytes, {needed} are needed"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Downloads a remote directory tree into `local` (created as needed).
@@ -562,7 +575,7 @@ impl Client {
                 Ok(o) => out.outcomes.push(o),
                 Err(Error::Aborted) => return Err(Error::Aborted),
                 Err(e) => {
-                    progress.note(&format!("{r}: {e}"));
+                    progress.failed(&r, &e);
                     out.failures.push((r, e));
                 }
             }
@@ -600,6 +613,26 @@ impl Client {
                 }
             }
         }
+        // The whole tree must fit before anything is sent or created: a quota refusal after
+        // half the files would leave a half-copied tree. Files already on the server (a
+        // resumed or repeated upload) need only their growth.
+        let mut on_server: HashMap<String, u64> = HashMap::new();
+        for (_, rdir) in &dirs {
+            let entries = match self.list(rdir, cancel).await {
+                Ok(entries) => entries,
+                // A directory that does not exist yet holds nothing.
+                Err(e) if e.code().is_some() => continue,
+                Err(e) => return Err(e),
+            };
+            for e in entries.into_iter().filter(|e| e.kind == EntryType::File) {
+                on_server.insert(join(rdir, &e.name), e.size.unwrap_or(0));
+            }
+        }
+        let needed: u64 = files
+            .iter()
+            .map(|(_, r, size)| size.saturating_sub(on_server.get(r).copied().unwrap_or(0)))
+            .sum();
+        self.ensure_room(needed).await?;
         for (_, r) in &dirs {
             self.ensure_dir(r).await?;
         }
@@ -613,8 +646,9 @@ impl Client {
                 Ok(o) => out.outcomes.push(o),
                 Err(Error::Aborted) => return Err(Error::Aborted),
                 Err(e) => {
-                    progress.note(&format!("{}: {e}", l.display()));
-                    out.failures.push((r, e));
+                    let name = l.display().to_string();
+                    progress.failed(&name, &e);
+                    out.failures.push((name, e));
                 }
             }
         }

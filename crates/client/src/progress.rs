@@ -15,6 +15,11 @@ pub trait Progress: Send + Sync {
     fn finish(&self) {}
     /// Something the user should know ("resuming at ...", "skipped: identical").
     fn note(&self, _message: &str) {}
+    /// One file of a batch failed; the batch goes on. Said even when notes are not wanted:
+    /// it is an error, and the batch's result only counts it.
+    fn failed(&self, name: &str, error: &crate::Error) {
+        self.note(&format!("{name}: {error}"));
+    }
 }
 
 /// Reports nothing.

@@ -26,6 +26,10 @@ use crate::cli::{Cli, Command};
 /// Prints an error, and for a refused certificate what to do about it (a changed one
 /// loudly, as ssh does).
 pub fn report_error(prefix: &str, e: &ferry_client::Error) {
+    if let ferry_client::Error::Batch { .. } = e {
+        // Each failure was printed as it happened and the summary line counts them.
+        return;
+    }
     if let ferry_client::Error::Certificate(p) = e {
         if let ferry_client::tls::CertProblem::Changed { .. } = p.as_ref() {
             let bar = "@".repeat(64);

@@ -112,14 +112,26 @@ pub fn summary(o: &Outcome) -> String {
     s
 }
 
-/// One line for a batch: `12 files, 30.0 MiB in 1.20 s (25.0 MiB/s), 2 skipped, all SHA-256 verified`.
+/// `3 files` (and `1 file`).
+pub fn files(n: usize) -> String {
+    if n == 1 {
+        "1 file".to_owned()
+    } else {
+        format!("{n} files")
+    }
+}
+
+/// One line for a batch: `12 files, 30.0 MiB in 1.20 s (25.0 MiB/s), 2 skipped as identical,
+/// all verified by digest`; with failures, what succeeded is counted apart:
+/// `3 files, ..., 2 verified by digest, 1 FAILED`.
 pub fn batch_summary(outcomes: &[Outcome], failed: usize, elapsed: Duration) -> String {
     let bytes: u64 = outcomes.iter().map(|o| o.bytes).sum();
     let skipped = outcomes.iter().filter(|o| o.skipped).count();
     let unverified = outcomes.iter().filter(|o| o.verified.is_none()).count();
+    let verified = outcomes.len() - unverified;
     let mut s = format!(
-        "{} files, {} in {:.2} s ({})",
-        outcomes.len(),
+        "{}, {} in {:.2} s ({})",
+        files(outcomes.len() + failed),
         format_size(bytes),
         elapsed.as_secs_f64(),
         rate(bytes, elapsed)
@@ -127,11 +139,15 @@ pub fn batch_summary(outcomes: &[Outcome], failed: usize, elapsed: Duration) -> 
     if skipped > 0 {
         s.push_str(&format!(", {skipped} skipped as identical"));
     }
-    if outcomes.is_empty() {
-    } else if unverified == 0 {
+    if failed == 0 && !outcomes.is_empty() && unverified == 0 {
         s.push_str(", all verified by digest");
     } else {
-        s.push_str(&format!(", {unverified} checked by size only"));
+        if verified > 0 {
+            s.push_str(&format!(", {verified} verified by digest"));
+        }
+        if unverified > 0 {
+            s.push_str(&format!(", {unverified} checked by size only"));
+        }
     }
     if failed > 0 {
         s.push_str(&format!(", {failed} FAILED"));
@@ -142,6 +158,37 @@ pub fn batch_summary(outcomes: &[Outcome], failed: usize, elapsed: Duration) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outcome(verified: bool) -> Outcome {
+        Outcome {
+            name: "f".into(),
+            size: 10,
+            bytes: 10,
+            resumed_from: 0,
+            skipped: false,
+            verified: verified.then_some(ferry_proto::hash::HashAlgo::Sha256),
+            elapsed: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn batch_summaries_count_what_happened() {
+        let t = Duration::from_secs(1);
+        let s = batch_summary(&[outcome(true), outcome(true)], 1, t);
+        assert!(s.starts_with("3 files, "), "{s}");
+        assert!(
+            s.ends_with(", 2 verified by digest, 1 FAILED") && !s.contains("all"),
+            "{s}"
+        );
+        let s = batch_summary(&[outcome(true)], 0, t);
+        assert!(
+            s.starts_with("1 file, ") && s.ends_with("all verified by digest"),
+            "{s}"
+        );
+        let s = batch_summary(&[outcome(false)], 0, t);
+        assert!(s.ends_with(", 1 checked by size only"), "{s}");
+        assert!(batch_summary(&[], 1, t).starts_with("1 file, "));
+    }
 
     #[test]
     fn rfc3339_from_unix() {

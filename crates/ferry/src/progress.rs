@@ -77,7 +77,11 @@ impl Progress for Bars {
         if !self.show {
             return;
         }
-        let pb = self.bar(Some(bytes), TOTAL_STYLE, format!("total ({files} files)"));
+        let pb = self.bar(
+            Some(bytes),
+            TOTAL_STYLE,
+            format!("total ({})", crate::output::files(files)),
+        );
         if let Ok(mut o) = self.overall.lock() {
             *o = Some(pb);
         }
@@ -123,6 +127,10 @@ impl Progress for Bars {
                 pb.finish_and_clear();
             }
         }
+    }
+
+    fn failed(&self, name: &str, error: &ferry_client::Error) {
+        self.println(&format!("{name}: {error}"));
     }
 
     fn note(&self, message: &str) {

@@ -871,7 +871,15 @@ impl Batch {
             "{}",
             output::batch_summary(&self.done, self.failed, self.started.elapsed())
         );
-        self.first_err.map_or(Ok(()), Err)
+        match self.first_err {
+            None => Ok(()),
+            // Each failure was printed above: the batch's error only carries its class.
+            Some(first) => Err(Error::Batch {
+                failed: self.failed,
+                total: self.failed + self.done.len(),
+                first: Box::new(first),
+            }),
+        }
     }
 }
 

@@ -348,3 +348,69 @@ fn a_busy_server_421_at_connect_is_retried() {
     assert_eq!(r.code, 7, "{r:?}");
     assert!(r.stderr.contains("Too many connections"), "{r:?}");
 }
+
+/// `put -r` asks for room for the whole tree first: over quota, nothing is created or sent,
+/// and the server's refusal is the error (exit 5).
+#[test]
+fn recursive_put_over_quota_is_refused_before_anything_is_sent() {
+    let srv = TestServer::builder()
+        .user_with_quota("carol", "pw", 10_000)
+        .start();
+    let env = Env::new();
+    let tree = env.path("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    for (name, seed) in [("a", 1), ("b", 2), ("sub/c", 3)] {
+        std::fs::write(tree.join(name), random_bytes(4_000, seed)).unwrap();
+    }
+    let r = env.run(&[
+        "put",
+        "-r",
+        "tree",
+        &format!("ftp://carol:pw@{}/", srv.addr),
+    ]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains("552") && r.stderr.contains("Exceeded storage allocation"),
+        "{r:?}"
+    );
+    assert!(
+        !srv.home("carol").join("tree").exists(),
+        "nothing may be created before the room is known: {r:?}"
+    );
+}
+
+/// One file of a tree fails (the file-count quota): the summary counts it apart from the
+/// verified ones, and its error is printed once.
+#[test]
+fn recursive_put_with_a_failing_file_summarises_it_once() {
+    // The directory and two files fit in a quota of 3 entries; the third file does not.
+    let srv = TestServer::builder()
+        .user_with_limits("dan", "pw", None, Some(3))
+        .start();
+    let env = Env::new();
+    let tree = env.path("t");
+    std::fs::create_dir(&tree).unwrap();
+    for (name, seed) in [("a", 1), ("b", 2), ("c", 3)] {
+        std::fs::write(tree.join(name), random_bytes(1_000, seed)).unwrap();
+    }
+    let r = env.run(&[
+        "--tls",
+        "off",
+        "put",
+        "-r",
+        "t",
+        &format!("ftp://dan:pw@{}/", srv.addr),
+    ]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let summary = r.stdout.trim();
+    assert!(summary.starts_with("3 files, "), "{r:?}");
+    assert!(
+        summary.ends_with("2 verified by digest, 1 FAILED") && !summary.contains("all verified"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.stderr.matches("552").count(),
+        1,
+        "the failure is said once: {r:?}"
+    );
+}
