@@ -15,6 +15,13 @@ pub struct PortRange {
     pub last: u16,
 }
 
+impl PortRange {
+    /// How many ports it holds (first <= last is checked when parsed).
+    pub fn port_count(&self) -> usize {
+        usize::from(self.last.saturating_sub(self.first)) + 1
+    }
+}
+
 impl FromStr for PortRange {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
