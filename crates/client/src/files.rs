@@ -670,6 +670,21 @@ impl Client {
         }
     }
 
+    /// Creates a remote directory and any missing parents (`mkdir -p`); directories that
+    /// already exist are fine.
+    pub async fn make_dirs(&mut self, path: &str) -> Result<()> {
+        let mut prefix = if path.starts_with('/') {
+            "/".to_owned()
+        } else {
+            String::new()
+        };
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            prefix = join(&prefix, part);
+            self.ensure_dir(&prefix).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes a remote directory and everything in it.
     pub async fn remove_tree(&mut self, dir: &str, cancel: &CancellationToken) -> Result<()> {
         let entries = self.list(dir, cancel).await?;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ferry_client::glob::{is_pattern, matches};
 use ferry_client::listing::join;
 use ferry_client::url::contains_password;
-use ferry_client::{CancellationToken, Client, EntryType, Error, FtpUrl, Result};
+use ferry_client::{CancellationToken, Client, EntryType, Error, FtpUrl, RemoteEntry, Result};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{CompletionType, Config, Editor};
@@ -42,15 +42,19 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "change the local directory (home without DIR)",
     ),
     ("lpwd", "", "print the local directory"),
-    ("ls", "[PATH]", "list a remote directory (ls -l style)"),
-    ("dir", "[PATH]", "same as ls"),
-    ("lls", "[DIR]", "list a local directory"),
-    ("mkdir", "DIR", "create a remote directory"),
-    ("rmdir", "DIR", "remove an empty remote directory"),
+    ("ls", "[-l] [PATH]", "list a remote directory (ls -l style)"),
+    ("dir", "[-l] [PATH]", "same as ls"),
+    ("lls", "[-l] [DIR]", "list a local directory (ls -l style)"),
+    (
+        "mkdir",
+        "[-p] DIR...",
+        "create remote directories (-p: and their parents)",
+    ),
+    ("rmdir", "DIR...", "remove empty remote directories"),
     (
         "rm",
-        "[-r] PATH...",
-        "delete remote files (wildcards allowed; -r for trees)",
+        "[-r] [--] PATH...",
+        "delete remote files (wildcards allowed; -r for trees; -- ends options)",
     ),
     ("rename", "FROM TO", "rename or move a remote file"),
     (
@@ -405,21 +409,20 @@ impl Shell {
     }
 
     async fn exec(&mut self, cmd: &str, args: &[String], cancel: &CancellationToken) -> Result<()> {
-        let arg = |i: usize, what: &str| -> Result<&str> {
-            args.get(i)
-                .map(String::as_str)
-                .ok_or_else(|| Error::Usage(format!("{cmd}: missing {what} (see help {cmd})")))
-        };
-        let (recursive, rest): (bool, Vec<&String>) = {
-            let r = args.iter().any(|a| a == "-r");
-            (r, args.iter().filter(|a| *a != "-r").collect())
+        // `site` and `quote` pass their words on as they are; every other command takes the
+        // options it knows (anything else is a usage error, never a remote name) and then
+        // operands.
+        let opts = |allowed: &str, min: usize, max: usize| {
+            Operands::parse(cmd, args, allowed)?.count(cmd, min, max)
         };
         match cmd {
             "help" | "?" => {
-                help(args.first().map(String::as_str));
+                let o = opts("", 0, 1)?;
+                help(o.words.first().map(String::as_str));
                 Ok(())
             }
             "close" => {
+                opts("", 0, 0)?;
                 if let Some(mut c) = self.client.take() {
                     c.quit().await;
                 }
@@ -427,7 +430,8 @@ impl Shell {
                 Ok(())
             }
             "lcd" => {
-                let dir = match args.first() {
+                let o = opts("", 0, 1)?;
+                let dir = match o.words.first() {
                     Some(d) => PathBuf::from(d),
                     None => std::env::var_os("HOME")
                         .map(PathBuf::from)
@@ -439,75 +443,98 @@ impl Shell {
                 Ok(())
             }
             "lpwd" => {
+                opts("", 0, 0)?;
                 outln!("{}", current_dir().display());
                 Ok(())
             }
-            "lls" => lls(Path::new(args.first().map(String::as_str).unwrap_or("."))),
+            "lls" => {
+                // Always the long form (as ls): -l and -a are accepted for habit's sake.
+                let o = opts("la", 0, 1)?;
+                lls(Path::new(
+                    o.words.first().map(String::as_str).unwrap_or("."),
+                ))
+            }
             "cd" => {
-                let dir = arg(0, "directory")?.to_owned();
+                let o = opts("", 1, 1)?;
                 let c = self.client().await?;
-                c.cwd(&dir).await?;
+                c.cwd(&o.words[0]).await?;
                 self.cwd = c.pwd().await?;
                 Ok(())
             }
             "cdup" => {
+                opts("", 0, 0)?;
                 let c = self.client().await?;
                 c.cdup().await?;
                 self.cwd = c.pwd().await?;
                 Ok(())
             }
             "pwd" => {
+                opts("", 0, 0)?;
                 let c = self.client().await?;
                 let d = c.pwd().await?;
                 outln!("{d}");
                 Ok(())
             }
             "ls" | "dir" => {
-                let path = args
-                    .iter()
-                    .find(|a| !a.starts_with('-'))
-                    .cloned()
-                    .unwrap_or_default();
+                let o = opts("la", 0, 1)?;
+                let path = o.words.first().cloned().unwrap_or_default();
                 let c = self.client().await?;
                 crate::oneshot::ls(c, &path, false, cancel).await
             }
             "mkdir" => {
-                let d = arg(0, "directory")?.to_owned();
-                self.client().await?.mkdir(&d).await
+                let o = opts("p", 1, usize::MAX)?;
+                let parents = o.has('p');
+                let c = self.client().await?;
+                let mut tally = Tally::new(cmd, o.words.len());
+                for d in &o.words {
+                    let r = if parents {
+                        c.make_dirs(d).await
+                    } else {
+                        c.mkdir(d).await
+                    };
+                    tally.record(d, r)?;
+                }
+                tally.finish()
             }
             "rmdir" => {
-                let d = arg(0, "directory")?.to_owned();
-                self.client().await?.rmdir(&d).await
+                let o = opts("", 1, usize::MAX)?;
+                let c = self.client().await?;
+                let mut tally = Tally::new(cmd, o.words.len());
+                for d in &o.words {
+                    tally.record(d, c.rmdir(d).await)?;
+                }
+                tally.finish()
             }
             "rename" | "mv" => {
-                let (from, to) = (arg(0, "source")?.to_owned(), arg(1, "target")?.to_owned());
-                self.client().await?.rename(&from, &to).await
+                let o = opts("", 2, 2)?;
+                self.client().await?.rename(&o.words[0], &o.words[1]).await
             }
             "rm" | "delete" => {
-                if rest.is_empty() {
-                    return Err(Error::Usage("rm: missing path (see help rm)".into()));
-                }
+                let o = opts("r", 1, usize::MAX)?;
+                let recursive = o.has('r');
                 let c = self.client().await?;
-                for pattern in rest {
-                    for (path, kind) in expand_remote(c, pattern, cancel).await? {
-                        if kind == Some(EntryType::Dir) && recursive {
-                            c.remove_tree(&path, cancel).await?;
-                        } else if kind == Some(EntryType::Dir) {
-                            return Err(Error::Usage(format!("{path} is a directory (use rm -r)")));
-                        } else {
-                            c.delete(&path).await?;
-                        }
-                    }
+                let mut targets = Vec::new();
+                for pattern in &o.words {
+                    targets.extend(expand_remote(c, pattern, cancel).await?);
                 }
-                Ok(())
+                let mut tally = Tally::new(cmd, targets.len());
+                for (path, kind) in targets {
+                    let r = match kind {
+                        Some(EntryType::Dir) if recursive => c.remove_tree(&path, cancel).await,
+                        Some(EntryType::Dir) => {
+                            Err(Error::Usage(format!("{path} is a directory (use rm -r)")))
+                        }
+                        _ => c.delete(&path).await,
+                    };
+                    tally.record(&path, r)?;
+                }
+                tally.finish()
             }
             "get" | "reget" => {
-                let remote = rest
-                    .first()
-                    .map(|s| s.as_str())
-                    .ok_or_else(|| Error::Usage(format!("{cmd}: missing remote file")))?
-                    .to_owned();
-                let local = rest.get(1).map(PathBuf::from).unwrap_or_else(|| {
+                let o = opts("r", 1, 2)?;
+                let recursive = o.has('r');
+                let remote = o.words[0].clone();
+                let local = o.words.get(1).map(PathBuf::from).unwrap_or_else(|| {
                     PathBuf::from(
                         remote
                             .trim_end_matches('/')
@@ -534,12 +561,10 @@ impl Shell {
                 }
             }
             "put" | "reput" => {
-                let local = PathBuf::from(
-                    rest.first()
-                        .ok_or_else(|| Error::Usage(format!("{cmd}: missing local file")))?
-                        .as_str(),
-                );
-                let remote = rest.get(1).map(|s| s.to_string()).unwrap_or_default();
+                let o = opts("r", 1, 2)?;
+                let recursive = o.has('r');
+                let local = PathBuf::from(&o.words[0]);
+                let remote = o.words.get(1).cloned().unwrap_or_default();
                 let bars = &self.bars;
                 let c = live(&mut self.client, bars).await?;
                 if recursive {
@@ -566,13 +591,11 @@ impl Shell {
                 }
             }
             "mget" => {
-                if args.is_empty() {
-                    return Err(Error::Usage("mget: missing pattern".into()));
-                }
+                let o = opts("", 1, usize::MAX)?;
                 let bars = &self.bars;
                 let c = live(&mut self.client, bars).await?;
                 let mut files = Vec::new();
-                for p in args {
+                for p in &o.words {
                     for (path, kind) in expand_remote(c, p, cancel).await? {
                         if kind != Some(EntryType::Dir) {
                             files.push(path);
@@ -588,13 +611,11 @@ impl Shell {
                 batch.finish()
             }
             "mput" => {
-                if args.is_empty() {
-                    return Err(Error::Usage("mput: missing pattern".into()));
-                }
+                let o = opts("", 1, usize::MAX)?;
                 let bars = &self.bars;
                 let c = live(&mut self.client, bars).await?;
                 let mut files = Vec::new();
-                for p in args {
+                for p in &o.words {
                     files.extend(expand_local(p)?);
                 }
                 let started = Instant::now();
@@ -616,13 +637,14 @@ impl Shell {
                 batch.finish()
             }
             "hash" => {
-                let p = arg(0, "path")?.to_owned();
+                let p = opts("", 1, 1)?.words.remove(0);
                 let c = self.client().await?;
                 let (algo, hex) = crate::oneshot::remote_hash(c, &p).await?;
                 outln!("{hex}  {p}  ({algo})");
                 Ok(())
             }
             "quota" => {
+                opts("", 0, 0)?;
                 let c = self.client().await?;
                 match c.site("QUOTA").await {
                     Ok(r) => {
@@ -647,7 +669,10 @@ impl Shell {
                     ));
                 }
                 if args[0].eq_ignore_ascii_case("exec") {
-                    let name = arg(1, "command name")?.to_owned();
+                    let name = args
+                        .get(1)
+                        .ok_or_else(|| Error::Usage("site exec: missing command name".into()))?
+                        .clone();
                     let c = self.client().await?;
                     let out = c.site_exec(&name, &args[2..]).await?;
                     crate::oneshot::print_exec(&out);
@@ -700,6 +725,115 @@ async fn live<'a>(slot: &'a mut Option<Client>, bars: &Bars) -> Result<&'a mut C
     Ok(c)
 }
 
+/// A command's words split into options and operands, as GNU getopt does: a word starting
+/// with `-` is one or more one-letter options (`-la`) wherever it stands, up to `--`, after
+/// which everything is an operand (`rm -- -dash.txt`); `-` alone is an operand.
+struct Operands {
+    flags: Vec<char>,
+    words: Vec<String>,
+}
+
+impl Operands {
+    /// Splits `args`; an option not in `allowed` is a usage error.
+    fn parse(cmd: &str, args: &[String], allowed: &str) -> Result<Operands> {
+        let mut o = Operands {
+            flags: Vec::new(),
+            words: Vec::new(),
+        };
+        let mut options_done = false;
+        for a in args {
+            if options_done || a == "-" || !a.starts_with('-') {
+                o.words.push(a.clone());
+            } else if a == "--" {
+                options_done = true;
+            } else if a.starts_with("--") {
+                return Err(Error::Usage(format!(
+                    "{cmd}: unknown option {a} (see help {cmd})"
+                )));
+            } else {
+                for f in a.chars().skip(1) {
+                    if !allowed.contains(f) {
+                        return Err(Error::Usage(format!(
+                            "{cmd}: unknown option -{f} (see help {cmd})"
+                        )));
+                    }
+                    o.flags.push(f);
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    /// Requires between `min` and `max` operands.
+    fn count(self, cmd: &str, min: usize, max: usize) -> Result<Operands> {
+        let n = self.words.len();
+        if n < min {
+            return Err(Error::Usage(format!(
+                "{cmd}: missing argument (see help {cmd})"
+            )));
+        }
+        if n > max {
+            return Err(Error::Usage(format!(
+                "{cmd}: too many arguments (see help {cmd})"
+            )));
+        }
+        Ok(self)
+    }
+
+    fn has(&self, flag: char) -> bool {
+        self.flags.contains(&flag)
+    }
+}
+
+/// A command applied to several operands (`mkdir a b`, `rm *.tmp`): each failure is said as
+/// it happens and the others still run, as the Unix commands do; the result is the one
+/// error itself when there was a single operand, else [`Error::Batch`].
+struct Tally {
+    cmd: String,
+    total: usize,
+    failed: usize,
+    first: Option<Error>,
+}
+
+impl Tally {
+    fn new(cmd: &str, total: usize) -> Tally {
+        Tally {
+            cmd: cmd.to_owned(),
+            total,
+            failed: 0,
+            first: None,
+        }
+    }
+
+    /// Notes one operand's result; an abort (Ctrl-C) ends the command at once.
+    fn record(&mut self, operand: &str, r: Result<()>) -> Result<()> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(Error::Aborted) => Err(Error::Aborted),
+            Err(e) => {
+                if self.total > 1 {
+                    report(&Error::Usage(format!("{} {operand}: {e}", self.cmd)));
+                }
+                self.failed += 1;
+                self.first.get_or_insert(e);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.first {
+            None => Ok(()),
+            Some(e) if self.total <= 1 => Err(e),
+            Some(first) => Err(Error::Batch {
+                failed: self.failed,
+                total: self.total,
+                first: Box::new(first),
+            }),
+        }
+    }
+}
+
 /// An error for the user, with what to do about a certificate refusal.
 fn report(e: &Error) {
     crate::report_error("error", e);
@@ -740,19 +874,47 @@ fn help(topic: Option<&str>) {
     }
 }
 
-fn lls(dir: &Path) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::local(format!("lls {}", dir.display()), e))?
-        .filter_map(|e| e.ok())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
-        match e.metadata() {
-            Ok(m) if m.is_dir() => outln!("d {:>12} {name}/", ""),
-            Ok(m) => outln!("- {:>12} {name}", m.len()),
-            Err(_) => outln!("? {:>12} {name}", ""),
+/// A local directory (or file) listed as `ls` lists remote ones.
+fn lls(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let context = |e| Error::local(format!("lls {}", path.display()), e);
+    let entry = |name: String, m: &std::fs::Metadata| RemoteEntry {
+        name,
+        kind: if m.is_dir() {
+            EntryType::Dir
+        } else if m.is_file() {
+            EntryType::File
+        } else if m.file_type().is_symlink() {
+            EntryType::Link
+        } else {
+            EntryType::Other
+        },
+        size: m.is_file().then_some(m.len()),
+        modified: m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64),
+        mode: Some(m.permissions().mode() & 0o777),
+    };
+    let meta = std::fs::metadata(path).map_err(context)?;
+    let mut entries = Vec::new();
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path).map_err(context)? {
+            let e = e.map_err(context)?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            // Not followed: a symlink shows as one, as ls -l shows it.
+            if let Ok(m) = e.path().symlink_metadata() {
+                entries.push(entry(name, &m));
+            }
         }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+    } else {
+        entries.push(entry(path.display().to_string(), &meta));
+    }
+    for line in output::entries_long(&entries) {
+        outln!("{line}");
     }
     Ok(())
 }

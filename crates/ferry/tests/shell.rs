@@ -190,7 +190,38 @@ fn tab_completes_remote_paths_in_any_directory_escaped_as_the_shell_reads_them()
     p.send("help rmd\t").unwrap();
     p.expect("rmdir").unwrap();
     p.send("\r").unwrap();
-    p.expect("remove an empty remote directory").unwrap();
+    p.expect("remove empty remote directories").unwrap();
     p.send_line("bye").unwrap();
     p.expect(Eof).unwrap();
+}
+
+/// Every operand and option of the shell's commands counts: `mkdir -p` makes parents,
+/// `mkdir`/`rmdir` take several directories, `--` ends the options of `rm`, `lls -l DIR`
+/// lists DIR, and an unknown option is a usage error rather than a remote name.
+#[test]
+fn shell_commands_take_every_operand_and_their_options() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let home = srv.home("alice");
+    std::fs::write(home.join("-dash.txt"), b"x").unwrap();
+    std::fs::create_dir(env.path("localdir")).unwrap();
+    std::fs::write(env.path("localdir/inside.bin"), b"12345").unwrap();
+    let script =
+        "mkdir -p a/b/c\nmkdir x y z\nrmdir x y\nrm -- -dash.txt\nlls -l localdir\nls -z\n";
+    let r = env.run_script(&["--tls", "off", &srv.url(ALICE)], script);
+    assert!(home.join("a/b/c").is_dir(), "{r:?}");
+    assert!(!home.join("-p").exists(), "{r:?}");
+    assert!(home.join("z").is_dir(), "every operand of mkdir: {r:?}");
+    assert!(
+        !home.join("x").exists() && !home.join("y").exists(),
+        "every operand of rmdir: {r:?}"
+    );
+    assert!(!home.join("-dash.txt").exists(), "{r:?}");
+    let listed = r
+        .stdout
+        .lines()
+        .find(|l| l.ends_with(" inside.bin"))
+        .unwrap_or_else(|| panic!("lls -l lists the directory: {r:?}"));
+    assert!(listed.starts_with("-rw") && listed.contains(" 5 "), "{r:?}");
+    assert!(r.stderr.contains("ls: unknown option -z"), "{r:?}");
 }

@@ -46,6 +46,19 @@ impl Env {
         self.run_cmd(self.command(args))
     }
 
+    /// Runs the shell on `args` with `script` as its standard input (not a terminal: the
+    /// commands are read line by line, as from a file).
+    pub fn run_script(&self, args: &[&str], script: &str) -> Run {
+        use std::io::Write;
+        let mut c = self.command(args);
+        c.stdin(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(script.as_bytes()).unwrap();
+        drop(stdin);
+        wait_output(child, Duration::from_secs(120))
+    }
+
     pub fn run_cmd(&self, mut c: Command) -> Run {
         let child = c.spawn().unwrap();
         wait_output(child, Duration::from_secs(120))
