@@ -18,7 +18,8 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 use tokio::runtime::Handle;
 
-use crate::shell::{escape_word, split_words, COMMANDS};
+use crate::shell::COMMANDS;
+use crate::words::{escape_word, split_words};
 
 /// Commands whose every argument is a local path.
 const LOCAL: &[&str] = &["lcd", "lls", "mput"];

@@ -16,6 +16,7 @@ mod oneshot;
 mod output;
 mod progress;
 mod shell;
+mod words;
 
 use clap::Parser;
 

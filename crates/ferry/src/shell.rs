@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_client::glob::{is_pattern, matches};
+use ferry_client::glob::matches;
 use ferry_client::listing::join;
 use ferry_client::url::contains_password;
 use ferry_client::{CancellationToken, Client, EntryType, Error, FtpUrl, RemoteEntry, Result};
@@ -26,6 +26,7 @@ use crate::cli::Global;
 use crate::complete::{RemoteNames, ShellHelper};
 use crate::output;
 use crate::progress::Bars;
+use crate::words::{parse_line, Word};
 
 /// Every shell command: name, arguments, what it does (for `help` and completion).
 pub const COMMANDS: &[(&str, &str, &str)] = &[
@@ -128,59 +129,6 @@ fn is_secret(line: &str) -> bool {
     let second = words.next().unwrap_or("");
     contains_password(line)
         || (first.eq_ignore_ascii_case("quote") && second.eq_ignore_ascii_case("PASS"))
-}
-
-/// Splits a line into words: whitespace separates, "double" or 'single' quotes group,
-/// a backslash escapes the next character.
-pub fn split_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), '\\') | (None, '\\') => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                    in_word = true;
-                }
-            }
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
-}
-
-/// A name written so that [`split_words`] reads it back unchanged: whitespace, quotes and
-/// backslashes escaped with a backslash (what Tab completion inserts).
-pub fn escape_word(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_whitespace() || matches!(c, '"' | '\'' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Runs `fut` to its end; SIGINT meanwhile cancels it (it then winds down by itself).
@@ -336,15 +284,15 @@ impl Shell {
     }
 
     fn dispatch(&mut self, line: &str, rt: &Runtime, sigint: &mut Signal) -> Flow {
-        let words = split_words(line);
-        let Some(cmd) = words.first().map(|w| w.to_ascii_lowercase()) else {
+        let words = parse_line(line);
+        let Some(cmd) = words.first().map(|w| w.text.to_ascii_lowercase()) else {
             return Flow::Continue;
         };
         let args = &words[1..];
         match cmd.as_str() {
             "bye" | "quit" | "exit" => return Flow::Quit,
             "open" => match args {
-                [u] => self.open(u, rt),
+                [u] => self.open(&u.text, rt),
                 _ => errln!("usage: open ftp://user@host[:port]/dir"),
             },
             _ => {
@@ -408,12 +356,13 @@ impl Shell {
         live(&mut self.client, &self.bars).await
     }
 
-    async fn exec(&mut self, cmd: &str, args: &[String], cancel: &CancellationToken) -> Result<()> {
+    async fn exec(&mut self, cmd: &str, words: &[Word], cancel: &CancellationToken) -> Result<()> {
+        let args: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
         // `site` and `quote` pass their words on as they are; every other command takes the
         // options it knows (anything else is a usage error, never a remote name) and then
         // operands.
         let opts = |allowed: &str, min: usize, max: usize| {
-            Operands::parse(cmd, args, allowed)?.count(cmd, min, max)
+            Operands::parse(cmd, words, allowed)?.count(cmd, min, max)
         };
         match cmd {
             "help" | "?" => {
@@ -514,7 +463,7 @@ impl Shell {
                 let recursive = o.has('r');
                 let c = self.client().await?;
                 let mut targets = Vec::new();
-                for pattern in &o.words {
+                for pattern in &o.raw {
                     targets.extend(expand_remote(c, pattern, cancel).await?);
                 }
                 let mut tally = Tally::new(cmd, targets.len());
@@ -595,7 +544,7 @@ impl Shell {
                 let bars = &self.bars;
                 let c = live(&mut self.client, bars).await?;
                 let mut files = Vec::new();
-                for p in &o.words {
+                for p in &o.raw {
                     for (path, kind) in expand_remote(c, p, cancel).await? {
                         if kind != Some(EntryType::Dir) {
                             files.push(path);
@@ -615,7 +564,7 @@ impl Shell {
                 let bars = &self.bars;
                 let c = live(&mut self.client, bars).await?;
                 let mut files = Vec::new();
-                for p in &o.words {
+                for p in &o.raw {
                     files.extend(expand_local(p)?);
                 }
                 let started = Instant::now();
@@ -731,19 +680,24 @@ async fn live<'a>(slot: &'a mut Option<Client>, bars: &Bars) -> Result<&'a mut C
 struct Operands {
     flags: Vec<char>,
     words: Vec<String>,
+    /// The same operands with what was quoted in them (for wildcards).
+    raw: Vec<Word>,
 }
 
 impl Operands {
     /// Splits `args`; an option not in `allowed` is a usage error.
-    fn parse(cmd: &str, args: &[String], allowed: &str) -> Result<Operands> {
+    fn parse(cmd: &str, args: &[Word], allowed: &str) -> Result<Operands> {
         let mut o = Operands {
             flags: Vec::new(),
             words: Vec::new(),
+            raw: Vec::new(),
         };
         let mut options_done = false;
-        for a in args {
+        for word in args {
+            let a = &word.text;
             if options_done || a == "-" || !a.starts_with('-') {
                 o.words.push(a.clone());
+                o.raw.push(word.clone());
             } else if a == "--" {
                 options_done = true;
             } else if a.starts_with("--") {
@@ -919,40 +873,37 @@ fn lls(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The remote paths a word names: itself, or the entries its wildcards match (with their
-/// types, when the listing told them).
+/// The remote paths a word names, with their types when known. A word without unquoted
+/// wildcards names one path; one with them lists its directory and matches the names, but
+/// a name equal to the word itself is taken literally first (as lftp does: `rm x[1].txt`
+/// deletes that file when it exists).
 async fn expand_remote(
     c: &mut Client,
-    word: &str,
+    word: &Word,
     cancel: &CancellationToken,
 ) -> Result<Vec<(String, Option<EntryType>)>> {
-    if !is_pattern(word) {
-        let kind = match c.size(word).await? {
+    let Some((dir, pattern)) = word.split_pattern().map_err(Error::Usage)? else {
+        let path = word.text.as_str();
+        let kind = match c.size(path).await? {
             Some(_) => Some(EntryType::File),
-            None if c.is_dir(word).await? => Some(EntryType::Dir),
+            None if c.is_dir(path).await? => Some(EntryType::Dir),
             None => None,
         };
-        return Ok(vec![(word.to_owned(), kind)]);
-    }
-    let (dir, pattern) = match word.rsplit_once('/') {
-        Some((d, p)) => (if d.is_empty() { "/" } else { d }, p),
-        None => ("", word),
+        return Ok(vec![(path.to_owned(), kind)]);
     };
-    if is_pattern(dir) {
-        return Err(Error::Usage(format!(
-            "{word}: wildcards only in the last component"
-        )));
+    let entries = c.list(&dir, cancel).await?;
+    let literal = word.last_component();
+    if let Some(e) = entries.iter().find(|e| e.name == literal) {
+        return Ok(vec![(word.text.clone(), Some(e.kind))]);
     }
-    let found: Vec<_> = c
-        .list(dir, cancel)
-        .await?
+    let found: Vec<_> = entries
         .into_iter()
-        .filter(|e| matches(pattern, &e.name))
-        .map(|e| (join(dir, &e.name), Some(e.kind)))
+        .filter(|e| matches(&pattern, &e.name))
+        .map(|e| (join(&dir, &e.name), Some(e.kind)))
         .collect();
     if found.is_empty() {
         return Err(Error::Server {
-            command: word.to_owned(),
+            command: word.text.clone(),
             code: 550,
             text: "no remote file matches".to_owned(),
         });
@@ -960,22 +911,29 @@ async fn expand_remote(
     Ok(found)
 }
 
-/// The local regular files a word names (wildcards in the last component).
-fn expand_local(word: &str) -> Result<Vec<PathBuf>> {
-    if !is_pattern(word) {
-        return Ok(vec![PathBuf::from(word)]);
-    }
-    let (dir, pattern) = match word.rsplit_once('/') {
-        Some((d, p)) => (PathBuf::from(if d.is_empty() { "/" } else { d }), p),
-        None => (PathBuf::from("."), word),
+/// The local regular files a word names (wildcards in the last component, with the same
+/// quoting rules as [`expand_remote`]).
+fn expand_local(word: &Word) -> Result<Vec<PathBuf>> {
+    let Some((dir, pattern)) = word.split_pattern().map_err(Error::Usage)? else {
+        return Ok(vec![PathBuf::from(&word.text)]);
     };
+    let in_dir = !dir.is_empty();
+    let dir = if in_dir {
+        PathBuf::from(dir)
+    } else {
+        PathBuf::from(".")
+    };
+    let literal = dir.join(word.last_component());
+    if literal.is_file() {
+        return Ok(vec![PathBuf::from(&word.text)]);
+    }
     let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| Error::local(format!("{}", dir.display()), e))?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter(|e| matches(pattern, &e.file_name().to_string_lossy()))
+        .filter(|e| matches(&pattern, &e.file_name().to_string_lossy()))
         .map(|e| {
-            if word.contains('/') {
+            if in_dir {
                 e.path()
             } else {
                 PathBuf::from(e.file_name())
@@ -985,7 +943,7 @@ fn expand_local(word: &str) -> Result<Vec<PathBuf>> {
     found.sort();
     if found.is_empty() {
         return Err(Error::local(
-            word.to_owned(),
+            word.text.clone(),
             std::io::Error::new(std::io::ErrorKind::NotFound, "no local file matches"),
         ));
     }
@@ -1048,20 +1006,6 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words() {
-        assert_eq!(
-            split_words("get \"a b\" c\\ d 'e\"f'"),
-            ["get", "a b", "c d", "e\"f"]
-        );
-        assert_eq!(split_words("  ls  "), ["ls"]);
-        assert_eq!(split_words("put ''"), ["put", ""]);
-        for name in ["a b", "it's \"x\"", "back\\slash", "tab\there", "plain"] {
-            let line = format!("get {}", escape_word(name));
-            assert_eq!(split_words(&line), ["get", name], "{line}");
-        }
-    }
 
     #[test]
     fn secrets_stay_out_of_history() {

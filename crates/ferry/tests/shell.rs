@@ -225,3 +225,35 @@ fn shell_commands_take_every_operand_and_their_options() {
     assert!(listed.starts_with("-rw") && listed.contains(" 5 "), "{r:?}");
     assert!(r.stderr.contains("ls: unknown option -z"), "{r:?}");
 }
+
+/// Wildcards in rm/mget: a name that exists exactly is taken literally first (as lftp
+/// does), a quoted or backslash-escaped wildcard is literal, and an unquoted one expands.
+#[test]
+fn wildcards_in_rm_and_mget_respect_exact_names_and_quoting() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let home = srv.home("alice");
+    for name in [
+        "x[1].txt", "x1.txt", "*.log", "a.log", "b.log", "k[2].bin", "k2.bin",
+    ] {
+        std::fs::write(home.join(name), name.as_bytes()).unwrap();
+    }
+    // `x[1].txt` exists: only it goes (not x1.txt, which the pattern also matches).
+    // `"*.log"` quoted: only the file named *.log. `k\[2\].bin` escaped: only k[2].bin.
+    let script = "rm x[1].txt\nrm \"*.log\"\nmget k\\[2\\].bin\nmget *.log\n";
+    let r = env.run_script(&["--tls", "off", &srv.url(ALICE)], script);
+    assert!(!home.join("x[1].txt").exists(), "{r:?}");
+    assert!(home.join("x1.txt").exists(), "{r:?}");
+    assert!(!home.join("*.log").exists(), "{r:?}");
+    assert!(
+        home.join("a.log").exists() && home.join("b.log").exists(),
+        "{r:?}"
+    );
+    assert!(env.path("k[2].bin").exists(), "{r:?}");
+    assert!(!env.path("k2.bin").exists(), "{r:?}");
+    // Unquoted, the pattern expands.
+    assert!(
+        env.path("a.log").exists() && env.path("b.log").exists(),
+        "{r:?}"
+    );
+}
