@@ -81,35 +81,31 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
     match cmd {
         Command::Get {
             recursive, local, ..
-        } => {
+        } if recursive => {
+            // The whole home (`ftp://alice@host/`) is a tree like any other; without a
+            // LOCAL it lands in a directory named after the host, as wget's does.
+            let remote = url.path.as_str();
+            let name = base_of(remote).unwrap_or(&url.host).to_owned();
+            let local = local
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(&name));
+            let started = Instant::now();
+            let batch = client.get_tree(remote, &local, &bars, &cancel).await?;
+            bars.clear();
+            outln!(
+                "{}",
+                output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
+            );
+            batch.into_result().map(drop)
+        }
+        Command::Get { local, .. } => {
             let remote = need_path(url)?;
-            let name = remote
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .filter(|n| !n.is_empty())
-                .unwrap_or("download")
-                .to_owned();
-            if recursive {
-                let local = local
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(&name));
-                let started = Instant::now();
-                let batch = client.get_tree(remote, &local, &bars, &cancel).await?;
-                bars.clear();
-                outln!(
-                    "{}",
-                    output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
-                );
-                batch.into_result().map(drop)
-            } else {
-                let local = local
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(&name));
-                let o = client.get_file(remote, &local, &bars, &cancel).await?;
-                outln!("{}", output::summary(&o));
-                Ok(())
-            }
+            let local = local
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(base_of(remote).unwrap_or("download")));
+            let o = client.get_file(remote, &local, &bars, &cancel).await?;
+            outln!("{}", output::summary(&o));
+            Ok(())
         }
         Command::Put {
             recursive, local, ..
@@ -166,6 +162,15 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
             Ok(())
         }
     }
+}
+
+/// The last component of a remote path (`b` of `/a/b/`), None for the root.
+fn base_of(remote: &str) -> Option<&str> {
+    remote
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
 }
 
 fn base_name(p: &Path) -> String {

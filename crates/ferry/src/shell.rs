@@ -483,13 +483,16 @@ impl Shell {
                 let o = opts("r", 1, 2)?;
                 let recursive = o.has('r');
                 let remote = o.words[0].clone();
+                // The root (`get -r /`) lands in a directory named after the host, as with
+                // the one-shot command.
+                let host = self.url.as_ref().map(|u| u.host.clone());
                 let local = o.words.get(1).map(PathBuf::from).unwrap_or_else(|| {
+                    let base = remote.trim_end_matches('/').rsplit('/').next();
                     PathBuf::from(
-                        remote
-                            .trim_end_matches('/')
-                            .rsplit('/')
-                            .next()
-                            .unwrap_or(&remote),
+                        base.filter(|b| !b.is_empty())
+                            .map(str::to_owned)
+                            .or(host)
+                            .unwrap_or_else(|| "download".to_owned()),
                     )
                 });
                 let bars = &self.bars;

@@ -414,3 +414,28 @@ fn recursive_put_with_a_failing_file_summarises_it_once() {
         "the failure is said once: {r:?}"
     );
 }
+
+/// `get -r` of the home itself (`/`, or no path at all) downloads the whole home.
+#[test]
+fn recursive_get_of_the_home_root_downloads_everything() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let home = srv.home("alice");
+    std::fs::create_dir_all(home.join("d/e")).unwrap();
+    std::fs::write(home.join("top.txt"), b"top").unwrap();
+    std::fs::write(home.join("d/e/deep.txt"), b"deep").unwrap();
+    let base = format!("ftp://alice:secret@{}", srv.addr);
+    let r = env.run(&["get", "-r", &format!("{base}/"), "copy"]).ok();
+    assert!(r.stdout.contains("2 files"), "{r:?}");
+    assert_eq!(std::fs::read(env.path("copy/top.txt")).unwrap(), b"top");
+    assert_eq!(
+        std::fs::read(env.path("copy/d/e/deep.txt")).unwrap(),
+        b"deep"
+    );
+    // No path and no LOCAL: a directory named after the host.
+    env.run(&["get", "-r", &base]).ok();
+    assert_eq!(
+        std::fs::read(env.path("127.0.0.1/d/e/deep.txt")).unwrap(),
+        b"deep"
+    );
+}
