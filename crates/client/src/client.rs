@@ -488,6 +488,29 @@ impl Client {
         }
     }
 
+    /// The modification time of a remote file in Unix seconds (`MDTM`, RFC 3659), when the
+    /// server offers it and knows the file.
+    pub async fn modified(&mut self, path: &str) -> Result<Option<i64>> {
+        if !self.features.has("MDTM") {
+            return Ok(None);
+        }
+        let r = self.quote(&format!("MDTM {path}")).await?;
+        Ok((r.code == 213)
+            .then(|| ferry_proto::time::parse_mdtm(r.text().trim()))
+            .flatten())
+    }
+
+    /// Sets the modification time of a remote file (`MFMT`,
+    /// draft-somers-ftp-mfxx), when the server offers it; whether it did.
+    pub async fn set_modified(&mut self, path: &str, unix: i64) -> Result<bool> {
+        if !self.features.has("MFMT") {
+            return Ok(false);
+        }
+        let time = ferry_proto::time::format_mdtm(unix);
+        let r = self.quote(&format!("MFMT {time} {path}")).await?;
+        Ok(r.code == 213)
+    }
+
     /// Whether `path` is a directory we can enter (CWD there and back).
     pub async fn is_dir(&mut self, path: &str) -> Result<bool> {
         let here = self.pwd().await?;

@@ -33,7 +33,7 @@ pub enum Error {
         remote: String,
     },
     /// `--verify required` and the server offers no digest we can use.
-    #[error("cannot verify {0}: the server offers no digest command (HASH, XSHA256, XSHA1, XMD5)")]
+    #[error("cannot verify {0}: --verify required, and the server gives no digest for it (HASH, XSHA256, XSHA1 or XMD5)")]
     VerifyUnavailable(String),
     /// A local file operation failed.
     #[error("{context}: {source}")]

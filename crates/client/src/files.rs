@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use ferry_proto::hash::HashAlgo;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +34,9 @@ pub struct Outcome {
     pub skipped: bool,
     /// The digest both sides agreed on; None when only sizes could be compared.
     pub verified: Option<HashAlgo>,
+    /// Skipped without a digest because sizes and modification times agree (the quick
+    /// check).
+    pub time_matched: bool,
     pub elapsed: Duration,
 }
 
@@ -83,6 +86,36 @@ fn file_size(p: &Path) -> Option<u64> {
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len())
+}
+
+/// A local file's modification time in Unix seconds.
+fn local_mtime(p: &Path) -> Option<i64> {
+    let t = fs::metadata(p).ok()?.modified().ok()?;
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    };
+    Some(secs)
+}
+
+/// Gives a local file the server's modification time (as curl -R and lftp's mirror do).
+fn set_local_mtime(p: &Path, unix: i64) -> std::io::Result<()> {
+    let t = if unix >= 0 {
+        UNIX_EPOCH + Duration::from_secs(unix as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(unix.unsigned_abs())
+    };
+    OpenOptions::new().write(true).open(p)?.set_modified(t)
+}
+
+/// The quick check's verdict for two files of the same size that no digest could compare:
+/// their modification times must agree (to the second) for them to count as the same.
+/// Unknown when either time is.
+fn by_time(local: Option<i64>, remote: Option<i64>) -> Verdict {
+    match (local, remote) {
+        (Some(l), Some(r)) if l != r => Verdict::OtherTime,
+        _ => Verdict::Unknown,
+    }
 }
 
 fn base_name(path: &str) -> &str {
@@ -140,8 +173,17 @@ impl Client {
     fn size_only_note(&mut self, progress: &dyn Progress) {
         if !self.said_size_only && self.opts.verify != VerifyMode::Off {
             self.said_size_only = true;
-            progress.note("the server offers no digest (HASH, XSHA256, XSHA1, XMD5): resuming and checking by size only");
+            progress.note("the server offers no digest (HASH, XSHA256, XSHA1, XMD5): resuming by size only, and taking files of equal size as the same only when their modification times agree");
         }
+    }
+
+    /// `--verify required` on a server without any digest fails before anything moves,
+    /// not after a whole transfer that cannot be checked.
+    fn require_digest(&self, name: &str) -> Result<()> {
+        if self.opts.verify == VerifyMode::Required && self.digest.is_none() {
+            return Err(Error::VerifyUnavailable(name.to_owned()));
+        }
+        Ok(())
     }
 
     fn hash_algo(&self) -> Option<HashAlgo> {
@@ -156,6 +198,7 @@ impl Client {
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<Outcome> {
+        self.require_digest(remote)?;
         let local = if local.is_dir() {
             local.join(base_name(remote))
         } else {
@@ -208,12 +251,21 @@ impl Client {
             file_size(local).map(|s| (local.to_owned(), s))
         };
 
+        // The server's time: kept on the downloaded file, and the second half of the quick
+        // check when no digest can compare.
+        let remote_time = match direct {
+            true => None,
+            false => self.modified(remote).await?,
+        };
         let (plan, verdict, mut hasher) = match (size, &candidate) {
             (Some(want), Some((path, have))) => {
                 let check = check_for(Some(*have), want);
-                let (verdict, hasher) = self
+                let (mut verdict, hasher) = self
                     .compare_local(remote, path, check, algo, progress)
                     .await?;
+                if check == Check::Whole && verdict == Verdict::Unknown {
+                    verdict = by_time(local_mtime(path), remote_time);
+                }
                 (
                     decide(check, verdict, self.opts.verify, remote)?,
                     verdict,
@@ -225,7 +277,14 @@ impl Client {
         if plan == Plan::Fresh {
             hasher = algo.and_then(LocalHasher::new);
             if let Some((p, have)) = &candidate {
-                if *have > 0 && (verdict == Verdict::Different || size.is_some_and(|s| *have > s)) {
+                if verdict == Verdict::OtherTime {
+                    progress.note(&format!(
+                        "{}: same size as the server's file but another modification time, and no digest to compare; downloading it again",
+                        p.display()
+                    ));
+                } else if *have > 0
+                    && (verdict == Verdict::Different || size.is_some_and(|s| *have > s))
+                {
                     progress.note(&format!(
                         "{}: the local copy ({have} bytes) differs from the server's file; downloading it again",
                         p.display()
@@ -242,14 +301,16 @@ impl Client {
                             .map_err(|e| Error::local(format!("renaming {}", p.display()), e))?;
                     }
                 }
-                progress.note(&format!("{name}: already complete and identical, skipped"));
+                self.keep_remote_time(local, remote_time, progress);
+                let verified = algo.filter(|_| verdict == Verdict::Same);
                 return Ok(Outcome {
                     name,
                     size: size_known,
                     bytes: 0,
                     resumed_from: size_known,
                     skipped: true,
-                    verified: algo.filter(|_| verdict == Verdict::Same),
+                    verified,
+                    time_matched: verified.is_none() && remote_time.is_some(),
                     elapsed: started.elapsed(),
                 });
             }
@@ -298,6 +359,7 @@ impl Client {
         if !direct {
             fs::rename(&part, local)
                 .map_err(|e| Error::local(format!("renaming {}", part.display()), e))?;
+            self.keep_remote_time(local, remote_time, progress);
         }
         Ok(Outcome {
             name,
@@ -306,8 +368,24 @@ impl Client {
             resumed_from: offset,
             skipped: false,
             verified,
+            time_matched: false,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Gives a downloaded (or found identical) file the server's modification time; a
+    /// failure only costs the quick check a later transfer, so it is a note.
+    fn keep_remote_time(&self, local: &Path, remote_time: Option<i64>, progress: &dyn Progress) {
+        let Some(t) = remote_time else { return };
+        if local_mtime(local) == Some(t) {
+            return;
+        }
+        if let Err(e) = set_local_mtime(local, t) {
+            progress.note(&format!(
+                "{}: could not set its modification time: {e}",
+                local.display()
+            ));
+        }
     }
 
     /// Compares a local file with the remote one as `check` asks; returns the verdict and,
@@ -398,6 +476,7 @@ impl Client {
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<Outcome> {
+        self.require_digest(&local.display().to_string())?;
         let meta =
             fs::metadata(local).map_err(|e| Error::local(format!("{}", local.display()), e))?;
         if meta.is_dir() {
@@ -436,27 +515,32 @@ impl Client {
             .metadata()
             .map_err(|e| Error::local(format!("{}", local.display()), e))?
             .len();
+        let local_time = local_mtime(local);
         let have = self.size(remote).await?;
         let algo = self.hash_algo();
         let check = check_for(have, want);
         // Here the remote file is the partial one: its bytes against our prefix.
-        let (verdict, hasher) = self
+        let (mut verdict, hasher) = self
             .compare_local(remote, local, check, algo, progress)
             .await?;
+        let mut remote_time = None;
+        if check == Check::Whole && verdict == Verdict::Unknown {
+            remote_time = self.modified(remote).await?;
+            verdict = by_time(local_time, remote_time);
+        }
         let plan = decide(check, verdict, self.opts.verify, remote)?;
         let name = remote.to_owned();
         let (offset, hasher) = match plan {
             Plan::Skip => {
-                progress.note(&format!(
-                    "{name}: already on the server and identical, skipped"
-                ));
+                let verified = algo.filter(|_| verdict == Verdict::Same);
                 return Ok(Outcome {
                     name,
                     size: want,
                     bytes: 0,
                     resumed_from: want,
                     skipped: true,
-                    verified: algo.filter(|_| verdict == Verdict::Same),
+                    verified,
+                    time_matched: verified.is_none() && remote_time.is_some(),
                     elapsed: started.elapsed(),
                 });
             }
@@ -465,10 +549,14 @@ impl Client {
                 (n, hasher)
             }
             Plan::Fresh => {
-                if let (Some(h), Verdict::Different) = (have, verdict) {
-                    progress.note(&format!(
+                match (have, verdict) {
+                    (Some(h), Verdict::Different) => progress.note(&format!(
                         "{name}: the server's copy ({h} bytes) differs from the local file; uploading it again"
-                    ));
+                    )),
+                    (Some(_), Verdict::OtherTime) => progress.note(&format!(
+                        "{name}: same size as the local file but another modification time, and no digest to compare; uploading it again"
+                    )),
+                    _ => {}
                 }
                 (0, algo.and_then(LocalHasher::new))
             }
@@ -508,6 +596,11 @@ impl Client {
             }
         }
         let verified = self.verify_whole(remote, hasher, progress).await?;
+        // The local time goes with the file (MFMT), so that the quick check of a later run
+        // finds them equal; a server that cannot keep it costs only that.
+        if let Some(t) = local_time {
+            let _ = self.set_modified(remote, t).await;
+        }
         Ok(Outcome {
             name,
             size: want,
@@ -515,6 +608,7 @@ impl Client {
             resumed_from: offset,
             skipped: false,
             verified,
+            time_matched: false,
             elapsed: started.elapsed(),
         })
     }
@@ -545,6 +639,7 @@ impl Client {
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<BatchOutcome> {
+        self.require_digest(remote)?;
         let mut files = Vec::new();
         let mut dirs = vec![(remote.to_owned(), local.to_owned())];
         let mut i = 0;
@@ -591,6 +686,7 @@ impl Client {
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<BatchOutcome> {
+        self.require_digest(&local.display().to_string())?;
         let mut files = Vec::new();
         let mut dirs = vec![(local.to_owned(), remote.to_owned())];
         let mut i = 0;

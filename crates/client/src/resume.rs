@@ -8,8 +8,11 @@
 //! | same size            | digests equal?                          | skip, else restart  |
 //! | larger               | —                                       | restart             |
 //!
-//! Without a digest on the server the check cannot be made: sizes alone decide (and the user
-//! is told), unless verification is required.
+//! Without a digest on the server the check cannot be made (the user is told, and
+//! `--verify required` refuses before anything moves): a smaller destination is resumed on
+//! its size alone, and one of the same size is kept only when the modification times agree
+//! too (rsync's quick check; transfers carry the time over, MDTM/MFMT, so an unchanged file
+//! matches on the next run).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -48,6 +51,8 @@ pub enum Verdict {
     Different,
     /// The server offers no digest (for this range).
     Unknown,
+    /// No digest, and the files have the same size but different modification times.
+    OtherTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +74,7 @@ pub fn decide(check: Check, verdict: Verdict, mode: VerifyMode, name: &str) -> R
         (Check::None, _) => Plan::Fresh,
         (Check::Prefix(n), Verdict::Same | Verdict::Unknown) => Plan::Resume(n),
         (Check::Whole, Verdict::Same | Verdict::Unknown) => Plan::Skip,
-        (_, Verdict::Different) => Plan::Fresh,
+        (_, Verdict::Different | Verdict::OtherTime) => Plan::Fresh,
     })
 }
 
@@ -123,6 +128,7 @@ mod tests {
         assert_eq!(d(Some(100), Verdict::Same), Plan::Skip);
         assert_eq!(d(Some(100), Verdict::Different), Plan::Fresh);
         assert_eq!(d(Some(101), Verdict::Unknown), Plan::Fresh);
+        assert_eq!(d(Some(100), Verdict::OtherTime), Plan::Fresh);
         assert!(decide(
             Check::Prefix(4),
             Verdict::Unknown,

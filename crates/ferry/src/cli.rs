@@ -43,7 +43,9 @@ Resume and verification: downloads are written to NAME.part and renamed when com
 existing partial file (or remote file, for uploads) is kept only if its bytes match the
 source's first bytes, checked by digest (HASH, XSHA256, XSHA1 or XMD5, whatever the server
 offers); a complete transfer is compared by SHA-256 when the server can compute it. Without
-any digest on the server, sizes alone decide (you are told), unless --verify required.
+any digest on the server, sizes decide, and files of the same size must also have the same
+modification time (downloads keep the server's, uploads set it with MFMT); you are told, and
+--verify required refuses before transferring.
 
 Exit status:
   0  success               4  not found or permission denied

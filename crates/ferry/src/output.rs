@@ -84,6 +84,7 @@ fn rate(bytes: u64, elapsed: Duration) -> String {
 fn verified(o: &Outcome) -> String {
     match o.verified {
         Some(a) => format!("{a} verified"),
+        None if o.time_matched => "size and modification time checked".to_owned(),
         None => "size checked".to_owned(),
     }
 }
@@ -167,6 +168,7 @@ mod tests {
             resumed_from: 0,
             skipped: false,
             verified: verified.then_some(ferry_proto::hash::HashAlgo::Sha256),
+            time_matched: false,
             elapsed: Duration::from_millis(5),
         }
     }

@@ -123,3 +123,88 @@ fn transfers_listing_and_size_only_resume_against_pyftpdlib() {
     env.run(&["rm", &url]).ok();
     assert!(!py.dir.path().join("é.bin").exists());
 }
+
+fn mtime(p: &std::path::Path) -> i64 {
+    std::fs::metadata(p)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn set_mtime(p: &std::path::Path, unix: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(unix))
+        .unwrap();
+}
+
+/// Without any digest, a file of the same size is the same only when the modification times
+/// agree too (rsync's quick check): transfers keep the source's time (MDTM on download, MFMT
+/// on upload), a file that changed in place is sent again, an unchanged one is skipped.
+#[test]
+fn without_digests_equal_size_needs_equal_times_and_transfers_keep_times() {
+    let Some(py) = start() else { return };
+    let env = Env::new();
+    let base = format!("ftp://user:pass@127.0.0.1:{}", py.port);
+    let theirs = random_bytes(100_000, 51);
+    let remote = py.dir.path().join("same.bin");
+    std::fs::write(&remote, &theirs).unwrap();
+    set_mtime(&remote, 1_600_000_000);
+    // Same size, other content and time: not "identical".
+    std::fs::write(env.path("same.bin"), random_bytes(100_000, 52)).unwrap();
+    let url = format!("{base}/same.bin");
+    let r = env.run(&["get", &url]).ok();
+    assert!(!r.stdout.contains("skipped"), "{r:?}");
+    assert_eq!(sha256_file(&env.path("same.bin")), sha256(&theirs));
+    assert_eq!(
+        mtime(&env.path("same.bin")),
+        1_600_000_000,
+        "the time is kept"
+    );
+    // Now unchanged: skipped by the quick check, and said so once.
+    let r = env.run(&["get", &url]).ok();
+    assert!(r.stdout.contains("skipped"), "{r:?}");
+    assert!(r.stdout.contains("modification time"), "{r:?}");
+    assert!(!r.stderr.contains("skipped"), "said once: {r:?}");
+
+    // Uploads: the server's copy of the same size but another time is replaced, and takes
+    // the local file's time.
+    let mine = random_bytes(100_000, 53);
+    std::fs::write(env.path("up.bin"), &mine).unwrap();
+    set_mtime(&env.path("up.bin"), 1_500_000_000);
+    std::fs::write(py.dir.path().join("up.bin"), random_bytes(100_000, 54)).unwrap();
+    let r = env.run(&["put", "up.bin", &format!("{base}/")]).ok();
+    assert!(!r.stdout.contains("skipped"), "{r:?}");
+    assert_eq!(sha256_file(&py.dir.path().join("up.bin")), sha256(&mine));
+    assert_eq!(mtime(&py.dir.path().join("up.bin")), 1_500_000_000, "MFMT");
+    let r = env.run(&["put", "up.bin", &format!("{base}/")]).ok();
+    assert!(r.stdout.contains("skipped"), "{r:?}");
+}
+
+/// `--verify required` against a server without any digest fails before a byte moves.
+#[test]
+fn verify_required_without_digests_fails_before_transferring() {
+    let Some(py) = start() else { return };
+    let env = Env::new();
+    let base = format!("ftp://user:pass@127.0.0.1:{}", py.port);
+    std::fs::write(py.dir.path().join("f.bin"), random_bytes(300_000, 55)).unwrap();
+    let r = env.run(&["--verify", "required", "get", &format!("{base}/f.bin")]);
+    assert_eq!(r.code, 6, "{r:?}");
+    assert!(r.stderr.contains("--verify required"), "{r:?}");
+    assert!(
+        !env.path("f.bin").exists() && !env.path("f.bin.part").exists(),
+        "nothing downloaded: {r:?}"
+    );
+    std::fs::write(env.path("g.bin"), random_bytes(1000, 56)).unwrap();
+    let r = env.run(&["--verify", "required", "put", "g.bin", &format!("{base}/")]);
+    assert_eq!(r.code, 6, "{r:?}");
+    assert!(
+        !py.dir.path().join("g.bin").exists(),
+        "nothing uploaded: {r:?}"
+    );
+}
