@@ -199,11 +199,31 @@ impl Client {
         cancel: &CancellationToken,
     ) -> Result<Outcome> {
         self.require_digest(remote)?;
+        // `sub/dir/` names a directory, made as needed; any other name must be in a
+        // directory that exists (said plainly, not as a failure to open `NAME.part`).
+        if local.as_os_str().to_string_lossy().ends_with('/') {
+            fs::create_dir_all(local)
+                .map_err(|e| Error::local(format!("creating {}", local.display()), e))?;
+        }
         let local = if local.is_dir() {
             local.join(base_name(remote))
         } else {
             local.to_owned()
         };
+        if let Some(parent) = local.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(Error::local(
+                    format!("{}", local.display()),
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "no local directory {} (end the name with / to create it)",
+                            parent.display()
+                        ),
+                    ),
+                ));
+            }
+        }
         self.with_retries(Op::Get(remote, &local), progress, cancel)
             .await
     }
@@ -217,24 +237,7 @@ impl Client {
     ) -> Result<Outcome> {
         let started = Instant::now();
         let name = local.display().to_string();
-        let size = match self.size(remote).await {
-            Ok(Some(s)) => Some(s),
-            Ok(None) => {
-                if self.is_dir(remote).await.unwrap_or(false) {
-                    return Err(Error::Usage(format!(
-                        "{remote} is a directory (use -r to download a tree)"
-                    )));
-                }
-                return Err(Error::Server {
-                    command: format!("RETR {remote}"),
-                    code: 550,
-                    text: "No such file or no permission.".to_owned(),
-                });
-            }
-            // No SIZE: the file can still be fetched, without resume.
-            Err(e) if matches!(e.code(), Some(500 | 502)) => None,
-            Err(e) => return Err(e),
-        };
+        let size = self.size_to_get(remote).await?;
         let algo = self.hash_algo();
         // Something that is not a regular file (/dev/null, a pipe) is written straight through.
         let direct = local.exists() && !local.is_file();
@@ -386,6 +389,74 @@ impl Client {
                 local.display()
             ));
         }
+    }
+
+    /// The size of a file about to be downloaded (None when the server has no SIZE: it can
+    /// still be fetched, without resume); a directory or a missing file is refused here,
+    /// before anything is opened locally.
+    async fn size_to_get(&mut self, remote: &str) -> Result<Option<u64>> {
+        match self.size(remote).await {
+            Ok(Some(s)) => Ok(Some(s)),
+            Ok(None) => {
+                if self.is_dir(remote).await.unwrap_or(false) {
+                    return Err(Error::Usage(format!(
+                        "{remote} is a directory (use -r to download a tree)"
+                    )));
+                }
+                Err(Error::Server {
+                    command: format!("RETR {remote}"),
+                    code: 550,
+                    text: "No such file or no permission.".to_owned(),
+                })
+            }
+            Err(e) if matches!(e.code(), Some(500 | 502)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Downloads `remote` into `out` as it arrives (stdout, a pipe): no `.part` and no
+    /// resume, but checked as usual, by size and then by digest. The bytes are out before
+    /// the digest can be compared, so a mismatch is an error after the fact (exit 6 in the
+    /// binary). `name` labels the progress.
+    pub async fn get_stream(
+        &mut self,
+        remote: &str,
+        out: File,
+        name: &str,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome> {
+        self.require_digest(remote)?;
+        self.ensure_connected(progress).await?;
+        let started = Instant::now();
+        let size = self.size_to_get(remote).await?;
+        let hasher = self.hash_algo().and_then(LocalHasher::new);
+        progress.start(name, size, 0);
+        let got = self
+            .retrieve(remote, 0, out, hasher, progress, cancel)
+            .await;
+        progress.finish();
+        let got = got?;
+        if let Some(want) = size {
+            if got.bytes < want {
+                return Err(Error::Network(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{remote}: received {} of {want} bytes", got.bytes),
+                )));
+            }
+        }
+        drop(got.file);
+        let verified = self.verify_whole(remote, got.hasher, progress).await?;
+        Ok(Outcome {
+            name: name.to_owned(),
+            size: got.bytes,
+            bytes: got.bytes,
+            resumed_from: 0,
+            skipped: false,
+            verified,
+            time_matched: false,
+            elapsed: started.elapsed(),
+        })
     }
 
     /// Compares a local file with the remote one as `check` asks; returns the verdict and,

@@ -150,8 +150,10 @@ fn parse_rate(s: &str) -> Result<u64, String> {
 pub enum Command {
     /// Download a file (or a directory tree with -r).
     ///
-    /// LOCAL may be a file name or an existing directory; by default the file keeps its
-    /// name in the current directory. An interrupted download resumes on the next run.
+    /// LOCAL may be a file name, an existing directory, a directory to create (a name ending
+    /// in /), or - for stdout (no .part, still verified; the summary goes to stderr). By
+    /// default the file keeps its name in the current directory. An interrupted download
+    /// resumes on the next run.
     Get {
         /// Download a directory and everything below it.
         #[arg(short, long)]

@@ -82,6 +82,11 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
         Command::Get {
             recursive, local, ..
         } if recursive => {
+            if local.as_deref() == Some("-") {
+                return Err(Error::Usage(
+                    "get -r: a tree cannot go to stdout (-)".into(),
+                ));
+            }
             // The whole home (`ftp://alice@host/`) is a tree like any other; without a
             // LOCAL it lands in a directory named after the host, as wget's does.
             let remote = url.path.as_str();
@@ -97,6 +102,25 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                 output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
             );
             batch.into_result().map(drop)
+        }
+        Command::Get { local, .. } if local.as_deref() == Some("-") => {
+            // `-`: the file on stdout (checked as usual), the summary on stderr.
+            let remote = need_path(url)?;
+            let out = crate::stdio::stdout_file().map_err(|e| Error::local("opening stdout", e))?;
+            let notes = Bars::notes_only(g.quiet);
+            match client
+                .get_stream(remote, out, remote, &notes, &cancel)
+                .await
+            {
+                Err(e) if crate::stdio::reader_left(&e) => Ok(()),
+                Err(e) => Err(e),
+                Ok(o) => {
+                    if !g.quiet {
+                        errln!("{}", output::summary(&o));
+                    }
+                    Ok(())
+                }
+            }
         }
         Command::Get { local, .. } => {
             let remote = need_path(url)?;

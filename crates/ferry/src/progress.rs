@@ -39,6 +39,17 @@ impl Bars {
         }
     }
 
+    /// Notes (unless quiet) but never a bar: for a download printed on the terminal.
+    pub fn notes_only(quiet: bool) -> Bars {
+        Bars {
+            show: false,
+            quiet,
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            file: Mutex::new(None),
+            overall: Mutex::new(None),
+        }
+    }
+
     fn bar(&self, len: Option<u64>, template: &str, msg: String) -> ProgressBar {
         // Added to the group before anything is set: a bar still on its own would draw
         // itself once outside the group and leave a stale line behind.

@@ -75,6 +75,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("mput", "PATTERN...", "upload every local file matching"),
     (
+        "cat",
+        "REMOTE",
+        "print a remote file (verified as any download)",
+    ),
+    (
         "reget",
         "REMOTE [LOCAL]",
         "resume a download (get does this too)",
@@ -587,6 +592,19 @@ impl Shell {
                 }
                 bars.clear();
                 batch.finish()
+            }
+            "cat" => {
+                // On the terminal, without bars; checked as any download.
+                let o = opts("", 1, 1)?;
+                let remote = &o.words[0];
+                let notes = Bars::notes_only(self.g.quiet);
+                let out =
+                    crate::stdio::stdout_file().map_err(|e| Error::local("opening stdout", e))?;
+                let c = live(&mut self.client, &notes).await?;
+                match c.get_stream(remote, out, remote, &notes, cancel).await {
+                    Err(e) if crate::stdio::reader_left(&e) => Ok(()),
+                    r => r.map(drop),
+                }
             }
             "hash" => {
                 let p = opts("", 1, 1)?.words.remove(0);

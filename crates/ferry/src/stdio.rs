@@ -19,6 +19,20 @@ pub fn out_line(args: fmt::Arguments<'_>) {
     }
 }
 
+/// A handle on stdout for a download written straight to it (`get URL -`, `cat`): the same
+/// descriptor, duplicated, so the copy thread can write it as a file.
+pub fn stdout_file() -> io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    io::stdout().flush()?;
+    let fd = io::stdout().as_fd().try_clone_to_owned()?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Whether a failed download to stdout failed only because its reader left (`| head`).
+pub fn reader_left(e: &ferry_client::Error) -> bool {
+    matches!(e, ferry_client::Error::Local { source, .. } if is_closed_pipe(source))
+}
+
 /// Writes one line to stderr; a failure is ignored (see the module comment).
 pub fn err_line(args: fmt::Arguments<'_>) {
     let mut err = io::stderr().lock();

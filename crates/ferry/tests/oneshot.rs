@@ -439,3 +439,58 @@ fn recursive_get_of_the_home_root_downloads_everything() {
         b"deep"
     );
 }
+
+/// LOCAL in a directory that does not exist is an error naming it (or, ending in /, a
+/// directory to create); `-` is stdout, checked as usual and without any `.part`.
+#[test]
+fn get_into_missing_directories_and_to_stdout() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let srv = TestServer::start();
+    let env = Env::new();
+    let data = random_bytes(3_000_000, 61);
+    std::fs::write(srv.home("alice").join("f.bin"), &data).unwrap();
+    let url = format!("{}/f.bin", srv.url(ALICE));
+
+    let r = env.run(&["get", &url, "sub/dir/f.bin"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("no local directory sub/dir"), "{r:?}");
+    assert!(!r.stderr.contains(".part"), "{r:?}");
+
+    env.run(&["get", &url, "made/here/"]).ok();
+    assert_eq!(sha256_file(&env.path("made/here/f.bin")), sha256(&data));
+
+    // Read while it runs (env.run would wait for the end with the pipe full).
+    let mut c = env.command(&["get", &url, "-"]);
+    let child = c.spawn().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(sha256(&out.stdout), sha256(&data), "the bytes on stdout");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SHA-256 verified"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_dir(env.work.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".part")),
+        "no .part for stdout"
+    );
+
+    // `ferry get URL - | head -c 100`: the reader leaves early; a quiet end.
+    let mut c = env.command(&["get", &url, "-"]);
+    c.stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let r = common::wait_output(child, std::time::Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        !r.stderr.contains("error") && !r.stderr.contains("panicked"),
+        "{r:?}"
+    );
+}

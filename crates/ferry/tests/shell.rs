@@ -257,3 +257,18 @@ fn wildcards_in_rm_and_mget_respect_exact_names_and_quoting() {
         "{r:?}"
     );
 }
+
+/// `cat` prints a remote file.
+#[test]
+fn cat_prints_a_remote_file() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    std::fs::write(
+        srv.home("alice").join("note.txt"),
+        b"first line\nsecond line\n",
+    )
+    .unwrap();
+    let r = env.run_script(&["--tls", "off", &srv.url(ALICE)], "cat note.txt\n");
+    assert!(r.stdout.contains("first line\nsecond line\n"), "{r:?}");
+    assert!(!env.path("note.txt").exists() && !env.path("note.txt.part").exists());
+}
