@@ -225,8 +225,10 @@ impl Completer for ShellHelper {
         }
         // Options do not count as paths: `put -r DIR <Tab>` completes the remote side.
         let paths_before = earlier[1..].iter().filter(|w| !w.starts_with('-')).count();
-        let local =
-            LOCAL.contains(&command) || (LOCAL_THEN_REMOTE.contains(&command) && paths_before == 0);
+        // `!cmd args`: a local command takes local paths.
+        let local = command.starts_with('!')
+            || LOCAL.contains(&command)
+            || (LOCAL_THEN_REMOTE.contains(&command) && paths_before == 0);
         if local {
             return self.files.complete(line, pos, ctx);
         }

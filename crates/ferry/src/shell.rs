@@ -8,6 +8,7 @@
 //! password are never added.
 
 use std::future::Future;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,10 +31,19 @@ use crate::words::{parse_line, Word};
 
 /// Every shell command: name, arguments, what it does (for `help` and completion).
 pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("open", "URL", "connect to ftp://user@host[:port]/dir"),
+    (
+        "open",
+        "URL",
+        "connect to [ftp://][user@]host[:port][/dir] (ftps:// for implicit TLS)",
+    ),
     ("close", "", "disconnect"),
     ("bye", "", "disconnect and leave (also quit, exit, Ctrl-D)"),
     ("help", "[COMMAND]", "list the commands, or explain one"),
+    (
+        "!",
+        "[COMMAND]",
+        "run a local shell command (a shell without COMMAND)",
+    ),
     ("cd", "DIR", "change the remote directory"),
     ("cdup", "", "go to the parent remote directory"),
     ("pwd", "", "print the remote directory"),
@@ -115,6 +125,9 @@ struct Shell {
     cwd: String,
     /// Remote listings for Tab completion; the session is lent to it at the prompt.
     completion: Arc<RemoteNames>,
+    /// The exit code of the last command that failed: the shell's own when its commands
+    /// come from a script (stdin not a terminal), as `sh` would report a failing script.
+    last_failure: Option<i32>,
     bars: Bars,
 }
 
@@ -211,9 +224,15 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
         url: None,
         cwd: String::new(),
         completion,
+        last_failure: None,
     };
     match start {
-        Start::Url(Some(u)) => shell.open(&u, rt),
+        Start::Url(Some(u)) => {
+            if let Err(e) = shell.open(&u, rt, &mut sigint) {
+                shell.last_failure = Some(crate::exit::code(&e));
+                report(&e);
+            }
+        }
         Start::Url(None) => {}
         Start::Connected(c, url) => {
             let cancel = CancellationToken::new();
@@ -270,7 +289,11 @@ pub fn run_on(rt: &Runtime, g: Global, start: Start) -> i32 {
     if let Some(h) = &history {
         save_history(&mut rl, h);
     }
-    crate::exit::OK
+    // At a terminal the user saw every error; a script's caller has only the status.
+    match shell.last_failure {
+        Some(code) if !std::io::stdin().is_terminal() => code,
+        _ => crate::exit::OK,
+    }
 }
 
 fn save_history(rl: &mut Editor<ShellHelper, DefaultHistory>, path: &Path) {
@@ -289,71 +312,107 @@ impl Shell {
     }
 
     fn dispatch(&mut self, line: &str, rt: &Runtime, sigint: &mut Signal) -> Flow {
+        if let Some(command) = line.strip_prefix('!') {
+            self.local_command(command);
+            return Flow::Continue;
+        }
         let words = parse_line(line);
         let Some(cmd) = words.first().map(|w| w.text.to_ascii_lowercase()) else {
             return Flow::Continue;
         };
         let args = &words[1..];
-        match cmd.as_str() {
+        let started = Instant::now();
+        let r = match cmd.as_str() {
             "bye" | "quit" | "exit" => return Flow::Quit,
             "open" => match args {
-                [u] => self.open(&u.text, rt),
-                _ => errln!("usage: open ftp://user@host[:port]/dir"),
+                [u] => self.open(&u.text, rt, sigint),
+                _ => Err(Error::Usage(
+                    "usage: open [ftp://][user@]host[:port][/dir]".to_owned(),
+                )),
             },
             _ => {
                 let cancel = CancellationToken::new();
-                let started = Instant::now();
                 let r = rt.block_on(cancellable(self.exec(&cmd, args, &cancel), &cancel, sigint));
-                match r {
-                    Ok(()) => {}
-                    Err(Error::Aborted) => errln!(
-                        "interrupted after {:.1} s: transfer aborted",
+                self.bars.clear();
+                r
+            }
+        };
+        match r {
+            Ok(()) => {}
+            Err(e) => {
+                self.last_failure = Some(crate::exit::code(&e));
+                match e {
+                    Error::Aborted => errln!(
+                        "interrupted after {:.1} s: {cmd} aborted",
                         started.elapsed().as_secs_f64()
                     ),
-                    Err(e) => report(&e),
+                    e => report(&e),
                 }
-                self.bars.clear();
             }
         }
         Flow::Continue
     }
 
-    /// `open URL`: asks for the password if needed (outside the runtime: it blocks), logs in,
-    /// goes to the URL's directory.
-    fn open(&mut self, u: &str, rt: &Runtime) {
-        if let Some(mut c) = self.client.take() {
-            rt.block_on(c.quit());
+    /// `!COMMAND`: runs a local shell command (`sh -c`), on the same terminal.
+    fn local_command(&mut self, command: &str) {
+        let command = command.trim();
+        let shell = std::env::var_os("SHELL").unwrap_or_else(|| "sh".into());
+        let mut c = std::process::Command::new(&shell);
+        if !command.is_empty() {
+            c.arg("-c").arg(command);
         }
-        let url = match FtpUrl::parse(u) {
-            Ok(u) => u,
-            Err(e) => return errln!("error: {e}"),
+        match c.status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                errln!("!{command}: {status}");
+                self.last_failure = Some(crate::exit::OTHER);
+            }
+            Err(e) => {
+                errln!("!{command}: cannot run {}: {e}", shell.to_string_lossy());
+                self.last_failure = Some(crate::exit::OTHER);
+            }
+        }
+    }
+
+    /// `open URL` (`ftp://` may be left out: `open host:2121`): asks for the password if
+    /// needed (outside the runtime: it blocks), logs in, goes to the URL's directory. The
+    /// current session is kept until the new one is logged in, so a failed (or, with
+    /// Ctrl-C, abandoned) open leaves it as it was.
+    fn open(&mut self, u: &str, rt: &Runtime, sigint: &mut Signal) -> Result<()> {
+        let u = if u.contains("://") {
+            u.to_owned()
+        } else {
+            format!("ftp://{u}")
         };
-        let creds = match crate::login::credentials(&url, &self.g) {
-            Ok(c) => c,
-            Err(e) => return errln!("error: {e}"),
-        };
-        let r = rt.block_on(async {
+        let url = FtpUrl::parse(&u)?;
+        let creds = crate::login::credentials(&url, &self.g)?;
+        let connecting = async {
             let mut c = crate::login::connect(&url, creds, &self.g).await?;
             if !url.path.is_empty() && url.path != "/" {
                 c.cwd(&url.path).await?;
             }
             let cwd = c.pwd().await.unwrap_or_default();
             Ok::<_, Error>((c, cwd))
-        });
-        match r {
-            Ok((c, cwd)) => {
-                let how = match (c.is_tls(), c.is_data_tls()) {
-                    (true, true) => " (TLS)",
-                    (true, false) => " (TLS, data in clear)",
-                    _ => "",
-                };
-                outln!("Connected to {} as {}{how}.", url.authority(), c.user());
-                self.client = Some(c);
-                self.url = Some(url);
-                self.cwd = cwd;
+        };
+        // Ctrl-C gives up at once: nothing is half-done on a connection not yet in use.
+        let (c, cwd) = rt.block_on(async {
+            tokio::select! {
+                r = connecting => r,
+                _ = sigint.recv() => Err(Error::Aborted),
             }
-            Err(e) => report(&e),
+        })?;
+        let how = match (c.is_tls(), c.is_data_tls()) {
+            (true, true) => " (TLS)",
+            (true, false) => " (TLS, data in clear)",
+            _ => "",
+        };
+        outln!("Connected to {} as {}{how}.", url.authority(), c.user());
+        if let Some(mut old) = self.client.replace(c) {
+            rt.block_on(old.quit());
         }
+        self.url = Some(url);
+        self.cwd = cwd;
+        Ok(())
     }
 
     /// The session, reconnected first if it was lost or the server closed it meanwhile.

@@ -272,3 +272,57 @@ fn cat_prints_a_remote_file() {
     assert!(r.stdout.contains("first line\nsecond line\n"), "{r:?}");
     assert!(!env.path("note.txt").exists() && !env.path("note.txt.part").exists());
 }
+
+/// Commands read from a pipe: the shell's exit status is that of the last failing command's
+/// class; `open` takes a bare host:port, and a failed one keeps the current session.
+#[test]
+fn scripted_shell_reports_failures_in_its_status_and_keeps_the_session_on_a_failed_open() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let script = format!("cd nowhere\nopen alice:secret@127.0.0.1:{closed_port}\npwd\n!true\n");
+    let r = env.run_script(&["--tls", "off", &srv.url(ALICE)], &script);
+    assert_eq!(r.code, 7, "the last failure was the network one: {r:?}");
+    assert!(
+        r.stdout.lines().any(|l| l == "/"),
+        "the session survived: {r:?}"
+    );
+
+    let r = env.run_script(&["--tls", "off", &srv.url(ALICE)], "ls -z\npwd\n");
+    assert_eq!(r.code, 2, "{r:?}");
+    let r = env.run_script(&["--tls", "off", &srv.url(ALICE)], "pwd\n");
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let script = format!("open alice:secret@{}\npwd\n", srv.addr);
+    let r = env.run_script(&["--tls", "off"], &script).ok();
+    assert!(r.stdout.contains("Connected to"), "{r:?}");
+}
+
+/// Ctrl-C during an `open` that hangs (a server that never greets) gives up at once and
+/// keeps the session that was open.
+#[test]
+fn ctrl_c_aborts_a_slow_open_and_keeps_the_session() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    // Accepted by the kernel (backlog), never greeted.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut p = shell(&env, &["--tls", "off", "--timeout", "60", &srv.url(ALICE)]);
+    p.expect(":/> ").unwrap();
+    p.send_line(format!("open ftp://alice:secret@127.0.0.1:{port}/"))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let asked = std::time::Instant::now();
+    p.send(ControlCode::EndOfText).unwrap();
+    p.expect("aborted").unwrap();
+    p.expect(":/> ").unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(10));
+    p.send_line("pwd").unwrap();
+    p.expect("\r\n/\r\n").unwrap();
+    p.send_line("bye").unwrap();
+    p.expect(Eof).unwrap();
+    drop(silent);
+}
