@@ -55,11 +55,39 @@ fn civil(unix: i64) -> Civil {
 
 /// `YYYYMMDDHHMMSS` in UTC.
 pub fn format_mdtm(unix: i64) -> String {
+    let mut out = String::with_capacity(14);
+    write_mdtm(unix, &mut out);
+    out
+}
+
+/// Appends `YYYYMMDDHHMMSS` (UTC) to `out`: a listing writes one per entry, without the
+/// formatting machinery.
+pub fn write_mdtm(unix: i64, out: &mut String) {
     let c = civil(unix);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
+    push_digits(out, c.year.clamp(0, 9999) as u64, 4);
+    for n in [
+        i64::from(c.month),
+        i64::from(c.day),
+        c.hour,
+        c.minute,
+        c.second,
+    ] {
+        push_digits(out, n as u64, 2);
+    }
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits.
+pub(crate) fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    while n > 0 || at == buf.len() {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = at.min(buf.len() - width.min(buf.len()));
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 
 /// Parses `YYYYMMDDHHMMSS[.sss]` (UTC) into Unix seconds; fractions are ignored.
@@ -87,13 +115,26 @@ pub fn parse_mdtm(s: &str) -> Option<i64> {
 /// The date column of `ls -l`: `Nov 29 16:09` within six months of `now`, `Nov 29  2025` otherwise
 /// (the format vsftpd prints, which lftp, curl and FileZilla parse).
 pub fn format_ls_date(unix: i64, now: i64) -> String {
+    let mut out = String::with_capacity(12);
+    write_ls_date(unix, now, &mut out);
+    out
+}
+
+/// Appends [`format_ls_date`]'s text to `out`.
+pub fn write_ls_date(unix: i64, now: i64, out: &mut String) {
     let c = civil(unix);
-    let month = MONTHS[(c.month - 1) as usize];
+    out.push_str(MONTHS[(c.month - 1) as usize]);
+    out.push(' ');
+    push_digits(out, u64::from(c.day), 2);
     const HALF_YEAR: i64 = 182 * 86_400;
     if unix > now - HALF_YEAR && unix <= now + 86_400 {
-        format!("{month} {:02} {:02}:{:02}", c.day, c.hour, c.minute)
+        out.push(' ');
+        push_digits(out, c.hour as u64, 2);
+        out.push(':');
+        push_digits(out, c.minute as u64, 2);
     } else {
-        format!("{month} {:02}  {:04}", c.day, c.year)
+        out.push_str("  ");
+        push_digits(out, c.year.clamp(0, 9999) as u64, 4);
     }
 }
 
