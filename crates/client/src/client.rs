@@ -322,6 +322,10 @@ impl Client {
             // Some servers only send UTF-8 names after this; a refusal changes nothing.
             let _ = self.ctrl()?.cmd("OPTS UTF8 ON").await?;
         }
+        if let Some(opts) = self.features.mlst_opts_for_mode() {
+            // Listings then carry permissions; a refusal only leaves them out.
+            let _ = self.ctrl()?.cmd(&opts).await?;
+        }
         // Binary always: ASCII mode would change the bytes (and their digest).
         self.ctrl()?.cmd_ok("TYPE I").await?;
         self.offered = DigestMethod::choose(&self.features);

@@ -36,18 +36,27 @@ pub(crate) async fn connect_tcp(authority: &str, timeout: Duration) -> Result<Tc
         .collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{authority}: no address"));
     for addr in addrs {
+        // Named in the message: "Connection refused" alone does not say by whom.
+        let target = if addr.to_string() == authority {
+            authority.to_owned()
+        } else {
+            format!("{authority} ({addr})")
+        };
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
                 // Small command lines must not wait for the peer's delayed ACK.
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Ok(Err(e)) => last = e,
+            Ok(Err(e)) => {
+                let why = os_message(&e);
+                last = io::Error::new(e.kind(), format!("connecting to {target}: {why}"));
+            }
             Err(_) => {
                 last = io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
-                        "connecting to {addr} timed out after {}s",
+                        "connecting to {target} timed out after {}s",
                         timeout.as_secs()
                     ),
                 )
@@ -55,6 +64,15 @@ pub(crate) async fn connect_tcp(authority: &str, timeout: Duration) -> Result<Tc
         }
     }
     Err(Error::Network(last))
+}
+
+/// An I/O error's text without the `(os error N)` Rust adds.
+pub(crate) fn os_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
 }
 
 impl Control {
@@ -67,7 +85,7 @@ impl Control {
     ) -> Result<(Control, Reply)> {
         let tcp = connect_tcp(authority, timeout).await?;
         let stream = match tls {
-            Some(ctx) => ctx.handshake(tcp, timeout).await?,
+            Some(ctx) => ctx.handshake_implicit(tcp, timeout).await?,
             None => NetStream::Plain(tcp),
         };
         let mut c = Control {
@@ -75,10 +93,23 @@ impl Control {
             timeout,
             line: Vec::new(),
         };
-        let mut greeting = c.read_reply().await?;
+        // A server that accepts and then says nothing: the message must say we were still
+        // connecting, not waiting for the reply to some command.
+        let greeted = |r: Result<Reply>| {
+            r.map_err(|e| match e {
+                Error::Timeout { after, .. } => Error::Timeout {
+                    what: format!(
+                        "the greeting of {authority} (connected, but no FTP server spoke)"
+                    ),
+                    after,
+                },
+                e => e,
+            })
+        };
+        let mut greeting = greeted(c.read_reply().await)?;
         // 120: "service ready in nnn minutes"; the 220 follows.
         while greeting.code == 120 {
-            greeting = c.read_reply().await?;
+            greeting = greeted(c.read_reply().await)?;
         }
         match greeting.code {
             220 => Ok((c, greeting)),

@@ -14,6 +14,8 @@ pub struct Features {
     pub hash_selected: Option<HashAlgo>,
     /// `REST STREAM` is listed: REST before STOR and RETR is understood.
     pub rest_stream: bool,
+    /// The facts of the `MLST` line, lower-cased, each with whether it is on (`*`).
+    pub mlst_facts: Vec<(String, bool)>,
 }
 
 impl Features {
@@ -38,6 +40,13 @@ impl Features {
                     }
                 }
             }
+            if name == "MLST" {
+                for fact in args.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+                    let on = fact.ends_with('*');
+                    f.mlst_facts
+                        .push((fact.trim_end_matches('*').to_ascii_lowercase(), on));
+                }
+            }
             if name == "REST" && args.trim().eq_ignore_ascii_case("STREAM") {
                 f.rest_stream = true;
             }
@@ -46,6 +55,22 @@ impl Features {
             }
         }
         f
+    }
+
+    /// The `OPTS MLST` argument that turns on `unix.mode` (with the facts the client reads),
+    /// when the server offers it but has it off: pyftpdlib lists no mode otherwise.
+    pub fn mlst_opts_for_mode(&self) -> Option<String> {
+        let offered = |f: &str| self.mlst_facts.iter().find(|(n, _)| n == f);
+        if !matches!(offered("unix.mode"), Some((_, false))) {
+            return None;
+        }
+        let wanted = ["type", "size", "modify", "perm", "unix.mode"];
+        let facts: String = wanted
+            .iter()
+            .filter(|f| offered(f).is_some())
+            .map(|f| format!("{f};"))
+            .collect();
+        Some(format!("OPTS MLST {facts}"))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -86,6 +111,24 @@ mod tests {
         assert!(f.rest_stream);
         assert_eq!(f.hash_algos.len(), 5);
         assert_eq!(f.hash_selected, Some(HashAlgo::Sha256));
+        assert_eq!(f.mlst_facts[0], ("type".to_owned(), true));
+        assert_eq!(f.mlst_facts.len(), 3);
         assert_eq!(Features::parse(&Reply::new(500, "no")), Features::default());
+        assert_eq!(f.mlst_opts_for_mode(), None, "Ferry lists no unix.mode");
+        let py = Features::parse(&Reply::multi(
+            211,
+            [
+                "Features supported:",
+                " MLST type*;perm*;size*;modify*;unique*;unix.mode;unix.uid;unix.gid;",
+                "End FEAT.",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ));
+        assert_eq!(
+            py.mlst_opts_for_mode().as_deref(),
+            Some("OPTS MLST type;size;modify;perm;unix.mode;")
+        );
     }
 }

@@ -305,6 +305,7 @@ impl Client {
                     }
                 }
                 self.keep_remote_time(local, remote_time, progress);
+                progress.skip(size_known);
                 let verified = algo.filter(|_| verdict == Verdict::Same);
                 return Ok(Outcome {
                     name,
@@ -603,6 +604,7 @@ impl Client {
         let name = remote.to_owned();
         let (offset, hasher) = match plan {
             Plan::Skip => {
+                progress.skip(want);
                 let verified = algo.filter(|_| verdict == Verdict::Same);
                 return Ok(Outcome {
                     name,

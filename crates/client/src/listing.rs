@@ -37,6 +37,9 @@ pub struct RemoteEntry {
     pub modified: Option<i64>,
     /// Permission bits when the server tells them.
     pub mode: Option<u32>,
+    /// What the logged-in user may do with it (the MLSD `perm` fact, RFC 3659 §7.5.5), for
+    /// servers that give no `unix.mode`.
+    pub perm: Option<String>,
 }
 
 impl RemoteEntry {
@@ -62,7 +65,11 @@ impl RemoteEntry {
             kind,
             size: fact("size").and_then(|s| s.parse().ok()),
             modified: fact("modify").and_then(parse_mdtm),
-            mode: fact("unix.mode").and_then(|m| u32::from_str_radix(m, 8).ok()),
+            // Octal; pyftpdlib writes Python's `0o644`.
+            mode: fact("unix.mode")
+                .map(|m| m.strip_prefix("0o").unwrap_or(m))
+                .and_then(|m| u32::from_str_radix(m, 8).ok()),
+            perm: fact("perm").map(str::to_owned),
         })
     }
 
@@ -106,6 +113,7 @@ impl RemoteEntry {
             size: cols[4].parse().ok(),
             modified: None,
             mode,
+            perm: None,
         })
     }
 
@@ -127,7 +135,26 @@ impl RemoteEntry {
                     perms.push(if bits & 1 != 0 { 'x' } else { '-' });
                 }
             }
-            None => perms.push_str("?????????"),
+            None => match &self.perm {
+                // Only the user's own rights are known: shown as the owner's, the rest '-'.
+                Some(perm) => {
+                    let has = |c: &str| perm.chars().any(|p| c.contains(p.to_ascii_lowercase()));
+                    let dir = self.kind == EntryType::Dir;
+                    perms.push(if has(if dir { "l" } else { "r" }) {
+                        'r'
+                    } else {
+                        '-'
+                    });
+                    perms.push(if has(if dir { "cmp" } else { "wa" }) {
+                        'w'
+                    } else {
+                        '-'
+                    });
+                    perms.push(if dir && has("e") { 'x' } else { '-' });
+                    perms.push_str("------");
+                }
+                None => perms.push_str("?????????"),
+            },
         }
         let size = self.size.map(|s| s.to_string()).unwrap_or_default();
         let date = self
@@ -266,6 +293,15 @@ mod tests {
             "-rw-r--r--         1234 Nov 14 22:13 文件 a.txt"
         );
         assert!(RemoteEntry::from_mlsx("type=cdir;modify=20231114221320; .").is_none());
+        let py = RemoteEntry::from_mlsx("type=file;size=3;unix.mode=0o640; f").unwrap();
+        assert_eq!(py.mode, Some(0o640));
+        // pyftpdlib without unix.mode: the user's rights from `perm`.
+        let f = RemoteEntry::from_mlsx("type=file;perm=radfwMT;size=3;modify=20231114221320; f")
+            .unwrap();
+        assert!(f.long_line(1_700_000_100).starts_with("-rw------- "));
+        let d =
+            RemoteEntry::from_mlsx("type=dir;perm=elradfmwMT;modify=20231114221320; d").unwrap();
+        assert!(d.long_line(1_700_000_100).starts_with("drwx------ "));
         let d = RemoteEntry::from_mlsx(" type=dir;modify=20231114221320; /a/sub").unwrap();
         assert_eq!((d.name.as_str(), d.kind), ("sub", EntryType::Dir));
     }

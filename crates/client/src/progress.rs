@@ -7,8 +7,11 @@ pub trait Progress: Send + Sync {
     /// Several files follow (a recursive or multi-file transfer): `files` files, `bytes` in all.
     fn batch(&self, _files: usize, _bytes: u64) {}
     /// A transfer of `name` starts: `total` bytes in the whole file when known, of which
-    /// `done` are already in place (a resumed transfer).
+    /// `done` are already in place (a resumed transfer: they do not move either).
     fn start(&self, _name: &str, _total: Option<u64>, _done: u64) {}
+    /// A file of `bytes` was skipped (already identical): it will not move, so a batch's
+    /// total must not wait for it.
+    fn skip(&self, _bytes: u64) {}
     /// `bytes` more moved.
     fn advance(&self, _bytes: u64) {}
     /// The transfer started last ended (successfully or not).

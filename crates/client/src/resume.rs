@@ -37,6 +37,8 @@ pub enum Check {
 
 pub fn check_for(have: Option<u64>, want: u64) -> Check {
     match have {
+        // Two empty files are compared like any others (and then skipped), not sent again.
+        Some(0) if want == 0 => Check::Whole,
         None | Some(0) => Check::None,
         Some(h) if h < want => Check::Prefix(h),
         Some(h) if h == want => Check::Whole,
@@ -129,6 +131,8 @@ mod tests {
         assert_eq!(d(Some(100), Verdict::Different), Plan::Fresh);
         assert_eq!(d(Some(101), Verdict::Unknown), Plan::Fresh);
         assert_eq!(d(Some(100), Verdict::OtherTime), Plan::Fresh);
+        assert_eq!(check_for(Some(0), 0), Check::Whole);
+        assert_eq!(check_for(Some(0), 5), Check::None);
         assert!(decide(
             Check::Prefix(4),
             Verdict::Unknown,

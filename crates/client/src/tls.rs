@@ -384,9 +384,19 @@ impl TlsContext {
         let mut ca_file_certs = Vec::new();
         match &opts.ca_file {
             Some(path) => {
-                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                    .and_then(|it| it.collect::<std::result::Result<_, _>>())
-                    .map_err(|e| Error::Usage(format!("--ca-file {}: {e:?}", path.display())))?;
+                // Read first, so that a missing file is said plainly (not as a PEM error).
+                let pem = std::fs::read(path).map_err(|e| {
+                    Error::Usage(format!(
+                        "cannot read --ca-file {}: {}",
+                        path.display(),
+                        crate::control::os_message(&e)
+                    ))
+                })?;
+                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| {
+                        Error::Usage(format!("--ca-file {}: not a PEM file: {e}", path.display()))
+                    })?;
                 ca_file_certs = certs.clone();
                 let (added, _) = roots.add_parsable_certificates(certs);
                 if added == 0 {
@@ -451,23 +461,50 @@ impl TlsContext {
 
     /// The TLS handshake on a connected socket, bounded by `timeout`.
     pub async fn handshake(&self, tcp: TcpStream, timeout: Duration) -> Result<NetStream> {
+        self.handshake_as(tcp, timeout, false).await
+    }
+
+    /// The handshake that opens an implicit-TLS (`ftps://`) connection: a server that
+    /// answers in plain text is most likely an explicit-TLS one, and the user is told so.
+    pub(crate) async fn handshake_implicit(
+        &self,
+        tcp: TcpStream,
+        timeout: Duration,
+    ) -> Result<NetStream> {
+        self.handshake_as(tcp, timeout, true).await
+    }
+
+    async fn handshake_as(
+        &self,
+        tcp: TcpStream,
+        timeout: Duration,
+        implicit: bool,
+    ) -> Result<NetStream> {
         let s = tokio::time::timeout(timeout, self.connector.connect(self.name.clone(), tcp))
             .await
             .map_err(|_| Error::Timeout {
                 what: format!("the TLS handshake with {}", self.authority),
                 after: timeout,
             })?
-            .map_err(|e| handshake_error(e, &self.authority))?;
+            .map_err(|e| handshake_error(e, &self.authority, implicit))?;
         Ok(NetStream::Tls(Box::new(s)))
     }
 }
 
 /// A certificate refusal comes back from the handshake as an `io::Error` wrapping the
 /// rustls error wrapping our [`CertProblem`].
-fn handshake_error(e: io::Error, authority: &str) -> Error {
+fn handshake_error(e: io::Error, authority: &str, implicit: bool) -> Error {
     let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
         return Error::Network(e);
     };
+    if implicit && matches!(inner, rustls::Error::InvalidMessage(_)) {
+        // The bytes were no TLS record: typically a plain `220` greeting.
+        return Error::Tls(format!(
+            "{authority} did not start TLS (it answered in plain text): is this an \
+             explicit-TLS port? Use ftp:// there (TLS then starts with AUTH TLS); ftps:// is \
+             for implicit-TLS ports such as 990"
+        ));
+    }
     if let rustls::Error::InvalidCertificate(CertificateError::Other(other)) = inner {
         if let Some(p) = other.0.downcast_ref::<CertProblem>() {
             return Error::Certificate(Box::new(p.clone()));

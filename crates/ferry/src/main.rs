@@ -27,9 +27,12 @@ use crate::cli::{Cli, Command};
 /// Prints an error, and for a refused certificate what to do about it (a changed one
 /// loudly, as ssh does).
 pub fn report_error(prefix: &str, e: &ferry_client::Error) {
-    if let ferry_client::Error::Batch { .. } = e {
+    match e {
         // Each failure was printed as it happened and the summary line counts them.
-        return;
+        ferry_client::Error::Batch { .. } => return,
+        // Whoever interrupted said so ("interrupted after ...").
+        ferry_client::Error::Aborted => return,
+        _ => {}
     }
     if let ferry_client::Error::Certificate(p) = e {
         if let ferry_client::tls::CertProblem::Changed { .. } = p.as_ref() {

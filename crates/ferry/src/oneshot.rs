@@ -26,17 +26,67 @@ fn url_of(cmd: &Command) -> &str {
 /// Runs one command; Ok carries the exit status (SITE EXEC passes the remote one on).
 pub async fn run(cmd: Command, g: &Global, creds: ferry_client::Credentials) -> Result<i32> {
     let url = FtpUrl::parse(url_of(&cmd))?;
-    let mut client = crate::login::connect(&url, creds, g).await?;
-    let r = match cmd {
-        Command::Site(SiteCommand::Exec { name, args, .. }) => {
-            site_exec(&mut client, &url, &name, &args).await
-        }
-        cmd => execute(&mut client, &url, cmd, g)
-            .await
-            .map(|()| crate::exit::OK),
+    let verb = verb_of(&cmd);
+    // Ctrl-C cancels as in the shell: a transfer stops with ABOR, keeps what arrived (the
+    // next run resumes it), and says so; a second Ctrl-C leaves at once.
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                errln!("^C: aborting...");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(crate::exit::INTERRUPTED);
+                }
+            }
+        })
     };
-    client.quit().await;
+    let started = std::time::Instant::now();
+    let r = async {
+        let mut client = tokio::select! {
+            c = crate::login::connect(&url, creds, g) => c?,
+            _ = cancel.cancelled() => return Err(Error::Aborted),
+        };
+        let r = match cmd {
+            Command::Site(SiteCommand::Exec { name, args, .. }) => {
+                site_exec(&mut client, &url, &name, &args).await
+            }
+            cmd => execute(&mut client, &url, cmd, g, &cancel)
+                .await
+                .map(|()| crate::exit::OK),
+        };
+        client.quit().await;
+        r
+    }
+    .await;
+    on_ctrl_c.abort();
+    if let Err(Error::Aborted) = r {
+        errln!(
+            "interrupted after {:.1} s: {verb} aborted{}",
+            started.elapsed().as_secs_f64(),
+            if matches!(verb, "get" | "put") {
+                " (run it again to resume)"
+            } else {
+                ""
+            }
+        );
+    }
     r
+}
+
+/// The subcommand's name, for messages.
+fn verb_of(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Get { .. } => "get",
+        Command::Put { .. } => "put",
+        Command::Ls { .. } => "ls",
+        Command::Mkdir { .. } => "mkdir",
+        Command::Rm { .. } => "rm",
+        Command::Hash { .. } => "hash",
+        Command::Register { .. } => "register",
+        Command::Site(_) => "site exec",
+    }
 }
 
 /// `site exec`: in the URL's directory, prints the output; 0 when the command exited 0.
@@ -75,8 +125,13 @@ fn need_path(url: &FtpUrl) -> Result<&str> {
     }
 }
 
-async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) -> Result<()> {
-    let cancel = CancellationToken::new();
+async fn execute(
+    client: &mut Client,
+    url: &FtpUrl,
+    cmd: Command,
+    g: &Global,
+    cancel: &CancellationToken,
+) -> Result<()> {
     let bars = Bars::new(g.quiet);
     match cmd {
         Command::Get {
@@ -95,7 +150,7 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(&name));
             let started = Instant::now();
-            let batch = client.get_tree(remote, &local, &bars, &cancel).await?;
+            let batch = client.get_tree(remote, &local, &bars, cancel).await?;
             bars.clear();
             outln!(
                 "{}",
@@ -108,10 +163,7 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
             let remote = need_path(url)?;
             let out = crate::stdio::stdout_file().map_err(|e| Error::local("opening stdout", e))?;
             let notes = Bars::notes_only(g.quiet);
-            match client
-                .get_stream(remote, out, remote, &notes, &cancel)
-                .await
-            {
+            match client.get_stream(remote, out, remote, &notes, cancel).await {
                 Err(e) if crate::stdio::reader_left(&e) => Ok(()),
                 Err(e) => Err(e),
                 Ok(o) => {
@@ -127,7 +179,7 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
             let local = local
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(base_of(remote).unwrap_or("download")));
-            let o = client.get_file(remote, &local, &bars, &cancel).await?;
+            let o = client.get_file(remote, &local, &bars, cancel).await?;
             outln!("{}", output::summary(&o));
             Ok(())
         }
@@ -143,7 +195,7 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                     url.path.clone()
                 };
                 let started = Instant::now();
-                let batch = client.put_tree(&local, &remote, &bars, &cancel).await?;
+                let batch = client.put_tree(&local, &remote, &bars, cancel).await?;
                 bars.clear();
                 outln!(
                     "{}",
@@ -151,17 +203,17 @@ async fn execute(client: &mut Client, url: &FtpUrl, cmd: Command, g: &Global) ->
                 );
                 batch.into_result().map(drop)
             } else {
-                let o = client.put_file(&local, &url.path, &bars, &cancel).await?;
+                let o = client.put_file(&local, &url.path, &bars, cancel).await?;
                 outln!("{}", output::summary(&o));
                 Ok(())
             }
         }
-        Command::Ls { json, .. } => ls(client, &url.path, json, &cancel).await,
+        Command::Ls { json, .. } => ls(client, &url.path, json, cancel).await,
         Command::Mkdir { .. } => client.mkdir(need_path(url)?).await,
         Command::Rm { recursive, .. } => {
             let path = need_path(url)?;
             if recursive {
-                return client.remove_tree(path, &cancel).await;
+                return client.remove_tree(path, cancel).await;
             }
             match client.delete(path).await {
                 Err(e) if e.code() == Some(550) && client.is_dir(path).await.unwrap_or(false) => {
@@ -210,6 +262,11 @@ pub async fn remote_hash(
     path: &str,
 ) -> Result<(ferry_proto::hash::HashAlgo, String)> {
     if client.size(path).await?.is_none() {
+        if client.is_dir(path).await.unwrap_or(false) {
+            return Err(Error::Usage(format!(
+                "{path} is a directory: only files have a digest"
+            )));
+        }
         return Err(Error::Server {
             command: format!("HASH {path}"),
             code: 550,

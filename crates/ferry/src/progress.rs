@@ -109,9 +109,16 @@ impl Progress for Bars {
         if let Ok(mut f) = self.file.lock() {
             *f = Some(pb);
         }
+        // Resumed bytes do not move now: out of the batch's total, so its rate and ETA
+        // describe what is left.
+        self.skip(done);
+    }
+
+    fn skip(&self, bytes: u64) {
         if let Ok(o) = self.overall.lock() {
             if let Some(o) = o.as_ref() {
-                o.inc(done);
+                let len = o.length().unwrap_or(0);
+                o.set_length(len.saturating_sub(bytes));
             }
         }
     }

@@ -687,6 +687,11 @@ impl Shell {
                             outln!("{} available", ferry_proto::size::format_size(n));
                             Ok(())
                         }
+                        // SITE QUOTA is Ferry's own (and a few others'); no AVBL either.
+                        None if matches!(e.code(), Some(500..=504)) => {
+                            outln!("the server does not report quotas (no SITE QUOTA, no AVBL)");
+                            Ok(())
+                        }
                         None => Err(e),
                     },
                 }
@@ -931,6 +936,7 @@ fn lls(path: &Path) -> Result<()> {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_secs() as i64),
         mode: Some(m.permissions().mode() & 0o777),
+        perm: None,
     };
     let meta = std::fs::metadata(path).map_err(context)?;
     let mut entries = Vec::new();

@@ -494,3 +494,115 @@ fn get_into_missing_directories_and_to_stdout() {
         "{r:?}"
     );
 }
+
+/// Messages that say what happened: a refused connection names host:port, a server that
+/// never greets is a connection timeout, a missing --ca-file is named plainly, ftps:// to an
+/// explicit-TLS (plain) port is explained, and hash on a directory says it is one.
+#[test]
+fn error_messages_name_what_went_wrong() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let r = env.run(&["ls", &format!("ftp://u:p@127.0.0.1:{closed}/")]);
+    assert_eq!(r.code, 7, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("127.0.0.1:{closed}")) && r.stderr.contains("refused"),
+        "{r:?}"
+    );
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let r = env.run(&[
+        "--timeout",
+        "1",
+        "ls",
+        &format!("ftp://u:p@127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(r.code, 7, "{r:?}");
+    assert!(r.stderr.contains("waiting for the greeting"), "{r:?}");
+    drop(silent);
+
+    let r = env.run(&[
+        "--ca-file",
+        "/nonexistent/ca.pem",
+        "ls",
+        &format!("ftps://u:p@{}/", srv.addr),
+    ]);
+    assert!(
+        r.stderr
+            .contains("cannot read --ca-file /nonexistent/ca.pem: No such file or directory"),
+        "{r:?}"
+    );
+
+    let r = env.run(&["ls", &format!("ftps://alice:secret@{}/", srv.addr)]);
+    assert_eq!(r.code, 7, "{r:?}");
+    assert!(
+        r.stderr.contains("did not start TLS") && r.stderr.contains("ftp://"),
+        "{r:?}"
+    );
+
+    std::fs::create_dir(srv.home("alice").join("adir")).unwrap();
+    let r = env.run(&["hash", &format!("{}/adir", srv.url(ALICE))]);
+    assert!(r.stderr.contains("/adir is a directory"), "{r:?}");
+}
+
+/// Empty files on both sides are identical like any others: not sent again.
+#[test]
+fn empty_files_are_skipped_when_both_sides_are_empty() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    std::fs::write(env.path("empty"), b"").unwrap();
+    let url = format!("{}/", srv.url(ALICE));
+    let r = env.run(&["put", "empty", &url]).ok();
+    assert!(!r.stdout.contains("skipped"), "{r:?}");
+    let r = env.run(&["put", "empty", &url]).ok();
+    assert!(r.stdout.contains("skipped"), "{r:?}");
+    let r = env.run(&["get", &format!("{}/empty", srv.url(ALICE))]).ok();
+    assert!(r.stdout.contains("skipped"), "{r:?}");
+}
+
+/// Ctrl-C (SIGINT) stops a one-shot get or put the same way: ABOR, a message saying so,
+/// exit 130, and what arrived kept for the next run.
+#[test]
+fn ctrl_c_interrupts_one_shot_get_and_put_alike() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let data = random_bytes(4_000_000, 71);
+    std::fs::write(srv.home("alice").join("big.bin"), &data).unwrap();
+    std::fs::write(env.path("up.bin"), &data).unwrap();
+    let get = vec![
+        "--limit-rate".to_owned(),
+        "1M".to_owned(),
+        "get".to_owned(),
+        format!("{}/big.bin", srv.url(ALICE)),
+    ];
+    let put = vec![
+        "--limit-rate".to_owned(),
+        "1M".to_owned(),
+        "put".to_owned(),
+        "up.bin".to_owned(),
+        format!("{}/up.bin", srv.url(ALICE)),
+    ];
+    for args in [get, put] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = env.command(&args).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        let killed = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let r = common::wait_output(child, std::time::Duration::from_secs(30));
+        assert_eq!(r.code, 130, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("interrupted after"), "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("run it again to resume"),
+            "{args:?}: {r:?}"
+        );
+    }
+    assert!(common::size_of(&env.path("big.bin.part")) > 0);
+    assert!(!env.path("big.bin").exists());
+}

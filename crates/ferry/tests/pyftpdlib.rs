@@ -98,6 +98,9 @@ fn transfers_listing_and_size_only_resume_against_pyftpdlib() {
         r.stdout.contains("é.bin") && r.stdout.contains("sub/"),
         "{r:?}"
     );
+    // Modes shown (asked for with OPTS MLST unix.mode), never `-?????????`.
+    assert!(!r.stdout.contains('?'), "{r:?}");
+    assert!(r.stdout.lines().any(|l| l.starts_with("drwx")), "{r:?}");
 
     // Resume a download by size: the .part holds a correct prefix.
     std::fs::write(env.path("copy.bin.part"), &data[..500_000]).unwrap();
@@ -206,5 +209,25 @@ fn verify_required_without_digests_fails_before_transferring() {
     assert!(
         !py.dir.path().join("g.bin").exists(),
         "nothing uploaded: {r:?}"
+    );
+}
+
+/// `quota` on a server without quotas says so instead of its raw `500`.
+#[test]
+fn quota_on_a_server_without_quotas_says_so() {
+    let Some(py) = start() else { return };
+    let env = Env::new();
+    let r = env.run_script(
+        &[
+            "--tls",
+            "off",
+            &format!("ftp://user:pass@127.0.0.1:{}/", py.port),
+        ],
+        "quota\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("does not report quotas") && !r.stderr.contains("500"),
+        "{r:?}"
     );
 }

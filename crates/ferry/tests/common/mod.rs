@@ -27,8 +27,10 @@ impl Env {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.args(["--timeout", "10"])
-            .args(args)
+        if !args.contains(&"--timeout") {
+            c.args(["--timeout", "10"]);
+        }
+        c.args(args)
             .current_dir(self.work.path())
             .env("HOME", self.home.path())
             .env("XDG_DATA_HOME", self.home.path().join("data"))
