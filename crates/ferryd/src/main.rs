@@ -66,7 +66,7 @@ struct ServeArgs {
     /// Most simultaneous connections from one IP address (0 = no cap) [default: 1024]
     #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_IP")]
     max_connections_per_ip: Option<usize>,
-    /// Most sessions one user may have logged in at once (0 = no cap) [default: 256]
+    /// Most sessions one user may have logged in at once (0 = no cap) [default: 0]
     #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_USER")]
     max_connections_per_user: Option<usize>,
     /// Seconds of inactivity before a session is closed [default: 300]

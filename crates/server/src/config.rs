@@ -241,7 +241,7 @@ impl Default for ServerConfig {
             passive_address: None,
             max_connections: 4096,
             max_connections_per_ip: 1024,
-            max_connections_per_user: 256,
+            max_connections_per_user: 0,
             idle_timeout: 300,
             login_timeout: 60,
             data_timeout: 30,
