@@ -15,7 +15,7 @@ use sha2::Digest;
 
 use crate::errors::NO_ACCESS;
 use crate::server::ServerContext;
-use crate::session::blocking;
+use crate::session::{blocking, offload};
 use ferry_proto::Reply;
 
 /// A running digest of one algorithm.
@@ -157,7 +157,7 @@ pub(crate) async fn digest_of(
     let Ok(_permit) = ctx.hash_permits.acquire().await else {
         return Err(Reply::new(450, "Hashing unavailable, try again."));
     };
-    let computed = blocking(move || {
+    let computed = offload(move || {
         let hex = hash_range(&file, algo, start, end)?;
         // Only a file unchanged during the computation may have its digest recorded.
         let after = identity(&file.metadata()?);
