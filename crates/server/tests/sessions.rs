@@ -235,3 +235,61 @@ fn a_user_at_the_session_cap_is_refused_until_a_session_ends() {
     }
     second.stor("ok", b"still works");
 }
+
+/// Uploads are read on the transfer task first (a small file that arrives whole needs no
+/// blocking thread) and go on in the blocking loop when more comes: every way the bytes can
+/// arrive gives the same file.
+#[test]
+fn uploads_arriving_whole_in_pieces_or_large_are_stored_exactly() {
+    let srv = TestServer::start();
+    let mut c = srv.login(ALICE);
+    let cases: [(&str, Vec<Vec<u8>>); 5] = [
+        ("empty", vec![]),
+        ("small", vec![random_bytes(4096, 1)]),
+        (
+            "trickle",
+            (0..5).map(|i| random_bytes(10 + i, i as u64)).collect(),
+        ),
+        ("edge", vec![random_bytes(64 * 1024, 2), random_bytes(1, 3)]),
+        (
+            "large",
+            (0..8).map(|i| random_bytes(300_000, 10 + i)).collect(),
+        ),
+    ];
+    for (name, pieces) in cases {
+        let mut data = c.passive();
+        c.expect(&format!("STOR {name}"), 150);
+        for p in &pieces {
+            data.write_all(p).unwrap();
+            // Pauses make the server see the upload piece by piece.
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        drop(data);
+        assert_eq!(c.read_reply().code, 226, "{name}");
+        let sent: Vec<u8> = pieces.concat();
+        assert_eq!(
+            sha256_file(&srv.home("alice").join(name)),
+            sha256(&sent),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn abor_before_any_upload_byte_arrives() {
+    // A quota makes usage exact at once (unlimited users are written in batches).
+    let srv = TestServer::builder()
+        .user_with_quota(ALICE.0, ALICE.1, 1 << 20)
+        .start();
+    let mut c = srv.login(ALICE);
+    let data = c.passive();
+    c.expect("STOR waiting", 150);
+    std::thread::sleep(Duration::from_millis(100));
+    c.send_raw(b"ABOR\r\n");
+    assert_eq!(c.read_reply().code, 426);
+    assert_eq!(c.read_reply().code, 226);
+    drop(data);
+    c.stor("after", b"the session goes on");
+    let usage = srv.usage("alice");
+    assert_eq!((usage.used_bytes, usage.reserved_bytes), (19, 0));
+}
