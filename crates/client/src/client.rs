@@ -94,7 +94,7 @@ impl Client {
         credentials: Credentials,
         opts: ClientOptions,
     ) -> Result<Client> {
-        Client::start(authority, credentials, opts, None, &Silent).await
+        Client::connect_with(authority, credentials, opts, None, &Silent).await
     }
 
     /// Connects to `authority` and creates the account `credentials.user` with its password
@@ -106,22 +106,12 @@ impl Client {
         token: Option<String>,
         opts: ClientOptions,
     ) -> Result<Client> {
-        Client::start(authority, credentials, opts, Some(token), &Silent).await
+        Client::connect_with(authority, credentials, opts, Some(token), &Silent).await
     }
 
     /// [`Client::connect`] (or [`Client::register`], with `registration` = Some(token)),
     /// telling `progress` of each retry while the server is busy.
     pub async fn connect_with(
-        authority: &str,
-        credentials: Credentials,
-        opts: ClientOptions,
-        registration: Option<Option<String>>,
-        progress: &dyn Progress,
-    ) -> Result<Client> {
-        Client::start(authority, credentials, opts, registration, progress).await
-    }
-
-    async fn start(
         authority: &str,
         credentials: Credentials,
         opts: ClientOptions,
