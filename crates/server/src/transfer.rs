@@ -183,8 +183,14 @@ async fn run(
             let (result, rest) = if early.ended {
                 // The whole upload is in hand: only the disk is left, no socket to wait on.
                 drop(stream);
-                let (result, rest) = in_place(|| store(&mut &early.bytes[..]));
-                (result, Some(rest))
+                let bytes = early.bytes;
+                match in_place(move || store(&mut &bytes[..])).await {
+                    Some((result, rest)) => (result, Some(rest)),
+                    None => (
+                        Err(Failure::Local(io::Error::other("upload writer panicked"))),
+                        None,
+                    ),
+                }
             } else {
                 let copy = move |ds: &mut DataStream| store(&mut (&early.bytes[..]).chain(ds));
                 on_blocking_socket(stream, tls, metrics, &cancel, copy).await
@@ -423,11 +429,12 @@ fn send(
 }
 
 /// Short blocking work on this task's thread: `block_in_place` hands the worker's other tasks
-/// away meanwhile (a current-thread runtime, as in unit tests, simply runs it).
-fn in_place<T>(f: impl FnOnce() -> T) -> T {
+/// away meanwhile, and lets `f` use `Handle::block_on` (the quota ledger). A current-thread
+/// runtime cannot do that, so there it goes to the blocking pool. None if `f` panicked.
+async fn in_place<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
+        tokio::runtime::RuntimeFlavor::MultiThread => Some(tokio::task::block_in_place(f)),
+        _ => tokio::task::spawn_blocking(f).await.ok(),
     }
 }
 

@@ -160,6 +160,24 @@ fn an_upload_over_quota_fills_it_exactly_then_552_and_the_session_goes_on() {
     assert_ledger_matches_disk(&srv);
 }
 
+/// A small file arrives whole before the server looks (and is written without a blocking
+/// thread): the ledger holds the same way.
+#[test]
+fn a_small_upload_over_quota_fills_it_exactly_too() {
+    let srv = server_with_quota(Some(1000), None);
+    let mut c = srv.login(CAROL);
+    let r = upload(&mut c, "STOR small", &random_bytes(4096, 6));
+    assert_eq!(r.code, 552, "{r:?}");
+    let on_disk = std::fs::metadata(srv.home(CAROL.0).join("small"))
+        .unwrap()
+        .len();
+    assert_eq!(on_disk, 1000, "what fitted stays");
+    assert_ledger_matches_disk(&srv);
+    c.expect("DELE small", 250);
+    assert_eq!(upload(&mut c, "STOR fits", &random_bytes(999, 7)).code, 226);
+    assert_ledger_matches_disk(&srv);
+}
+
 #[test]
 fn allo_avbl_and_site_quota_tell_the_client_before_any_byte_moves() {
     let srv = server_with_quota(Some(MIB), Some(10));
