@@ -811,7 +811,8 @@ impl Client {
             if cancel.is_cancelled() {
                 return Err(Error::Aborted);
             }
-            match self.put_file(&l, &r, progress, cancel).await {
+            // `r` is the exact target: no "into a directory of that name" guess per file.
+            match self.with_retries(Op::Put(&l, &r), progress, cancel).await {
                 Ok(o) => out.outcomes.push(o),
                 Err(Error::Aborted) => return Err(Error::Aborted),
                 Err(e) => {

@@ -415,6 +415,33 @@ fn recursive_put_with_a_failing_file_summarises_it_once() {
     );
 }
 
+/// A tree's files go to their exact paths: a remote directory where a local file has the
+/// same name is a failure for that file, not a place to nest it in.
+#[test]
+fn recursive_put_never_nests_a_file_into_a_same_named_directory() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let tree = env.path("t");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("clash"), b"a file here").unwrap();
+    std::fs::write(tree.join("fine"), b"fine").unwrap();
+    std::fs::create_dir_all(srv.home("alice").join("t/clash")).unwrap();
+    let r = env.run(&[
+        "--tls",
+        "off",
+        "put",
+        "-r",
+        "t",
+        &format!("{}/", srv.url(ALICE)),
+    ]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(!srv.home("alice").join("t/clash/clash").exists(), "{r:?}");
+    assert_eq!(
+        std::fs::read(srv.home("alice").join("t/fine")).unwrap(),
+        b"fine"
+    );
+}
+
 /// `get -r` of the home itself (`/`, or no path at all) downloads the whole home.
 #[test]
 fn recursive_get_of_the_home_root_downloads_everything() {
