@@ -483,16 +483,26 @@ async fn wait_transfer(transfer: &mut Option<RunningTransfer>) -> TransferReport
 }
 
 /// Runs a short blocking file-system operation (open, stat, rename, mkdir) without stalling
-/// the runtime: on this worker's own thread via `block_in_place`, which hands the worker's
-/// other tasks to another thread meanwhile. Against `spawn_blocking`, which wakes a pool
-/// thread and then this task again for every call, the bench's small files took 12% less CPU
-/// and ran ~15% faster. Long work (hashing a file) goes to [`offload`].
+/// the runtime, through [`in_place`]. Against `spawn_blocking`, which wakes a pool thread and
+/// then this task again for every call, the bench's small files took 12% less CPU and ran
+/// ~15% faster. Long work (hashing a file) goes to [`offload`].
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
+    in_place(f)
+        .await
+        .unwrap_or_else(|| Err(io::Error::other("file-system call panicked")))
+}
+
+/// Short blocking work on this task's thread: `block_in_place` hands the worker's other tasks
+/// away meanwhile, and lets `f` use `Handle::block_on` (the quota ledger). A current-thread
+/// runtime cannot do that, so there it goes to the blocking pool. None if `f` panicked.
+pub(crate) async fn in_place<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
     match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => offload(f).await,
+        tokio::runtime::RuntimeFlavor::MultiThread => Some(tokio::task::block_in_place(f)),
+        _ => tokio::task::spawn_blocking(f).await.ok(),
     }
 }
 

@@ -23,6 +23,7 @@ use crate::digest::Hasher;
 use crate::listing::ListJob;
 use crate::quota::UploadQuota;
 use crate::server::ServerContext;
+use crate::session::in_place;
 
 /// Upload and ASCII buffers: large enough that a 1 GiB transfer costs few thousand syscalls.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
@@ -426,16 +427,6 @@ fn send(
         progress.store(sent, Ordering::Relaxed);
     }
     Ok(())
-}
-
-/// Short blocking work on this task's thread: `block_in_place` hands the worker's other tasks
-/// away meanwhile, and lets `f` use `Handle::block_on` (the quota ledger). A current-thread
-/// runtime cannot do that, so there it goes to the blocking pool. None if `f` panicked.
-async fn in_place<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => Some(tokio::task::block_in_place(f)),
-        _ => tokio::task::spawn_blocking(f).await.ok(),
-    }
 }
 
 /// What an upload's client sent before the transfer looked, read without a thread.
