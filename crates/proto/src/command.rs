@@ -102,6 +102,10 @@ pub enum Command {
 pub enum ParseError {
     #[error("Syntax error, command unrecognized.")]
     Empty,
+    /// The verb is not a command name: letters, then letters or digits (`XSHA256`), at most
+    /// [`MAX_VERB`] of them. Control characters, punctuation and non-ASCII never form a verb.
+    #[error("Syntax error, command unrecognized.")]
+    BadVerb,
     #[error("Command line is not valid UTF-8.")]
     NotUtf8,
     #[error("Syntax error in parameters or arguments: {0}")]
@@ -116,7 +120,7 @@ impl ParseError {
     /// The reply code RFC 959 assigns to this failure.
     pub fn code(&self) -> u16 {
         match self {
-            ParseError::Empty => 500,
+            ParseError::Empty | ParseError::BadVerb => 500,
             ParseError::NotImplementedForParameter => 504,
             _ => 501,
         }
@@ -134,6 +138,9 @@ impl Command {
         };
         if verb.is_empty() {
             return Err(ParseError::Empty);
+        }
+        if !is_verb(verb) {
+            return Err(ParseError::BadVerb);
         }
         let verb_upper = verb.to_ascii_uppercase();
         // An argument made only of spaces counts as absent (clients send "LIST " or "PWD ").
@@ -416,6 +423,20 @@ impl fmt::Display for Command {
     }
 }
 
+/// The longest verb accepted: RFC 959 verbs have 3-4 letters, the longest extension in use is
+/// `XSHA256`/`XSHA512`. An unknown verb is echoed in its `500`, so it stays short.
+pub const MAX_VERB: usize = 16;
+
+/// RFC 959 §5.3.1: a command code is alphabetic; the digest extensions (`XSHA256`) add digits
+/// after the first letter. Anything else (control bytes, a line feed, UTF-8) is not a verb, so
+/// an unknown verb always re-encodes to itself.
+fn is_verb(verb: &str) -> bool {
+    let b = verb.as_bytes();
+    b.len() <= MAX_VERB
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(u8::is_ascii_alphanumeric)
+}
+
 /// `LIST -la dir` → `dir`: clients pass `ls` options that RFC 959 does not define; like vsftpd
 /// we accept and ignore them. A name that really starts with `-` can still be listed as `./-x`.
 fn strip_list_options(arg: &str) -> String {
@@ -575,7 +596,64 @@ mod tests {
         }
     }
 
+    /// Found by the `command` fuzz target: `08 08 7a 0a 20` parsed as an unknown verb holding
+    /// control characters and a line feed, which did not re-encode to itself.
+    #[test]
+    fn control_characters_never_form_a_verb() {
+        assert_eq!(
+            Command::parse(b"\x08\x08z\n ").unwrap_err(),
+            ParseError::BadVerb
+        );
+        assert_eq!(Command::parse(b"\x08\x08z\n ").unwrap_err().code(), 500);
+        for line in [
+            &b"NO\x00OP"[..],
+            b"\tNOOP",
+            b"NOOP\t",
+            b"\x7fLIST",
+            b"RE\rTR x",
+            b"1LIST",
+            b"-",
+            b"X-SHA x",
+            "N\u{d6}OP".as_bytes(),
+            b"ABCDEFGHIJKLMNOPQ",
+        ] {
+            assert_eq!(
+                Command::parse(line).unwrap_err(),
+                ParseError::BadVerb,
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn verbs_are_letters_then_letters_or_digits() {
+        assert!(matches!(
+            Command::parse(b"xsha256 f").unwrap(),
+            Command::XHash {
+                algo: HashAlgo::Sha256,
+                ..
+            }
+        ));
+        assert_eq!(
+            Command::parse(b"XYZ9").unwrap(),
+            Command::Unknown("XYZ9".into())
+        );
+        assert_eq!(
+            Command::parse(b"ABCDEFGHIJKLMNOP").unwrap(),
+            Command::Unknown("ABCDEFGHIJKLMNOP".into())
+        );
+    }
+
     proptest::proptest! {
+        /// Whatever parses re-encodes to a line that parses to the same verb.
+        #[test]
+        fn unknown_verbs_re_encode_to_themselves(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..12)) {
+            if let Ok(c) = Command::parse(&bytes) {
+                let again = Command::parse(c.to_string().as_bytes());
+                proptest::prop_assert_eq!(again.map(|a| a.verb().to_owned()), Ok(c.verb().to_owned()));
+            }
+        }
+
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
             let _ = Command::parse(&bytes);
