@@ -413,8 +413,21 @@ impl Client {
 
     pub async fn pwd(&mut self) -> Result<String> {
         let r = self.simple("PWD").await?;
-        parse_pwd(&r.text())
-            .ok_or_else(|| Error::Protocol(format!("unreadable PWD reply: {}", r.text())))
+        let dir = parse_pwd(&r.text()).ok_or_else(|| {
+            Error::Protocol(format!(
+                "unreadable PWD reply: {}",
+                crate::names::printable(&r.text())
+            ))
+        })?;
+        // The directory is shown in prompts and reused in commands: escape sequences or a
+        // line break in it are the server's attack, not a path.
+        if dir.chars().any(char::is_control) {
+            return Err(Error::Protocol(format!(
+                "the server's current directory holds control characters: {}",
+                crate::names::printable(&dir)
+            )));
+        }
+        Ok(dir)
     }
 
     pub async fn cwd(&mut self, dir: &str) -> Result<()> {

@@ -16,6 +16,9 @@ use crate::tls::TlsContext;
 
 /// Longest reply line accepted (listings do not travel here; MLST and FEAT lines are short).
 const MAX_REPLY_LINE: usize = 64 * 1024;
+/// Most bytes one (multi-line) reply may hold: a `SITE EXEC` output or a long `HELP` fits,
+/// a server that never ends its reply does not make the client buffer without end.
+const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug)]
 pub struct Control {
@@ -192,8 +195,16 @@ impl Control {
 
     async fn read_reply_unbounded(&mut self) -> Result<Reply> {
         let mut parser = ReplyParser::new();
+        let mut total = 0usize;
         loop {
             self.read_line().await?;
+            total += self.line.len();
+            if total > MAX_REPLY_BYTES {
+                return Err(Error::Protocol(format!(
+                    "reply longer than {} MiB",
+                    MAX_REPLY_BYTES >> 20
+                )));
+            }
             let text = String::from_utf8_lossy(&self.line);
             let text = text.trim_end_matches(['\r', '\n']);
             match parser.push_line(text) {

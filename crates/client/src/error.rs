@@ -66,6 +66,10 @@ pub enum Error {
         total: usize,
         first: Box<Error>,
     },
+    /// The server named a file that cannot be created locally without leaving the target
+    /// (`..`, `a/b`, control characters): skipped, see [`crate::names`].
+    #[error("{name}: refused a name from the server: {why}")]
+    UnsafeName { name: String, why: &'static str },
     /// TLS could not be set up (refused by the server under `--tls require`, failed handshake).
     #[error("TLS: {0}")]
     Tls(String),
@@ -122,7 +126,7 @@ impl Error {
                 _ => ErrorKind::Other,
             },
             Error::Network(_) | Error::Timeout { .. } | Error::NotConnected => ErrorKind::Network,
-            Error::Protocol(_) => ErrorKind::Other,
+            Error::Protocol(_) | Error::UnsafeName { .. } => ErrorKind::Other,
             Error::Aborted => ErrorKind::Aborted,
             Error::Certificate(_) | Error::Tls(_) => ErrorKind::Tls,
             Error::Batch { first, .. } => first.kind(),

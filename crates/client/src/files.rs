@@ -65,7 +65,10 @@ impl BatchOutcome {
 
 #[derive(Clone, Copy)]
 enum Op<'a> {
-    Get(&'a str, &'a Path),
+    /// Remote path, local path, and whether a local path that is not a regular file
+    /// (`/dev/null`, a pipe) may be written straight through: only when the user named it,
+    /// never for a name that came from the server.
+    Get(&'a str, &'a Path, bool),
     Put(&'a Path, &'a str),
 }
 
@@ -81,8 +84,10 @@ pub fn part_path(local: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The size of a local regular file that a download could resume or skip; a symlink is never
+/// one (what it points to is not ours to append to).
 fn file_size(p: &Path) -> Option<u64> {
-    fs::metadata(p)
+    fs::symlink_metadata(p)
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len())
@@ -118,6 +123,14 @@ fn by_time(local: Option<i64>, remote: Option<i64>) -> Verdict {
     }
 }
 
+/// Copies the local file `from` to the new download file `to` (not following a link there).
+fn copy_prefix(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut src = File::open(from)?;
+    let mut dst = crate::names::open_for_write(to, false)?;
+    std::io::copy(&mut src, &mut dst)?;
+    Ok(())
+}
+
 fn base_name(path: &str) -> &str {
     path.trim_end_matches('/')
         .rsplit('/')
@@ -139,8 +152,9 @@ impl Client {
             let r = self.ensure_connected(progress).await;
             let r = match (r, op) {
                 (Err(e), _) => Err(e),
-                (Ok(()), Op::Get(remote, local)) => {
-                    self.get_once(remote, local, progress, cancel).await
+                (Ok(()), Op::Get(remote, local, direct_ok)) => {
+                    self.get_once(remote, local, direct_ok, progress, cancel)
+                        .await
                 }
                 (Ok(()), Op::Put(local, remote)) => {
                     self.put_once(local, remote, progress, cancel).await
@@ -205,8 +219,17 @@ impl Client {
             fs::create_dir_all(local)
                 .map_err(|e| Error::local(format!("creating {}", local.display()), e))?;
         }
-        let local = if local.is_dir() {
-            local.join(base_name(remote))
+        let joined = local.is_dir();
+        let local = if joined {
+            // The name comes from the remote path, which for mget is the server's listing.
+            let name = base_name(remote);
+            if let Err(why) = crate::names::check_local_name(name) {
+                return Err(Error::UnsafeName {
+                    name: crate::names::printable(remote).into_owned(),
+                    why: why.reason(),
+                });
+            }
+            local.join(name)
         } else {
             local.to_owned()
         };
@@ -224,7 +247,7 @@ impl Client {
                 ));
             }
         }
-        self.with_retries(Op::Get(remote, &local), progress, cancel)
+        self.with_retries(Op::Get(remote, &local, !joined), progress, cancel)
             .await
     }
 
@@ -232,6 +255,7 @@ impl Client {
         &mut self,
         remote: &str,
         local: &Path,
+        direct_ok: bool,
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<Outcome> {
@@ -240,7 +264,7 @@ impl Client {
         let size = self.size_to_get(remote).await?;
         let algo = self.hash_algo();
         // Something that is not a regular file (/dev/null, a pipe) is written straight through.
-        let direct = local.exists() && !local.is_file();
+        let direct = direct_ok && local.exists() && !local.is_file();
         let part = if direct {
             local.to_owned()
         } else {
@@ -321,8 +345,11 @@ impl Client {
             Plan::Resume(n) => {
                 if let Some((p, _)) = &candidate {
                     if *p != part {
-                        fs::rename(p, &part)
-                            .map_err(|e| Error::local(format!("renaming {}", p.display()), e))?;
+                        // The prefix is a finished local file: it is copied, never moved or
+                        // appended to, so a server whose SIZE or HASH lied can make this
+                        // download fail but cannot spoil the good copy.
+                        copy_prefix(p, &part)
+                            .map_err(|e| Error::local(format!("copying {}", p.display()), e))?;
                     }
                 }
                 progress.note(&format!("{name}: resuming at byte {n}"));
@@ -335,10 +362,8 @@ impl Client {
         };
         let file = if direct {
             OpenOptions::new().write(true).open(&part)
-        } else if offset > 0 {
-            OpenOptions::new().append(true).open(&part)
         } else {
-            File::create(&part)
+            crate::names::open_for_write(&part, offset > 0)
         }
         .map_err(|e| Error::local(format!("opening {}", part.display()), e))?;
 
@@ -356,6 +381,16 @@ impl Client {
                     std::io::ErrorKind::UnexpectedEof,
                     format!("{remote}: received {total} of {want} bytes"),
                 )));
+            }
+            if total > want {
+                // More than SIZE announced: the server lied in one of the two, and the
+                // bytes cannot be trusted (the `.part` stays, the local file is untouched).
+                return Err(Error::Integrity {
+                    path: remote.to_owned(),
+                    algo: "size".to_owned(),
+                    local: total.to_string(),
+                    remote: want.to_string(),
+                });
             }
         }
         drop(got.file);
@@ -713,33 +748,62 @@ impl Client {
         cancel: &CancellationToken,
     ) -> Result<BatchOutcome> {
         self.require_digest(remote)?;
+        let mut out = BatchOutcome::default();
+        let fail = |out: &mut BatchOutcome, what: String, e: Error| {
+            progress.failed(&what, &e);
+            out.failures.push((what, e));
+        };
+        // The target itself is the user's choice, made with its parents as `mkdir -p` would;
+        // everything below it is named by the server and made one checked level at a time.
+        fs::create_dir_all(local)
+            .map_err(|e| Error::local(format!("creating {}", local.display()), e))?;
         let mut files = Vec::new();
         let mut dirs = vec![(remote.to_owned(), local.to_owned())];
         let mut i = 0;
         while i < dirs.len() {
             let (rdir, ldir) = dirs[i].clone();
+            if i > 0 {
+                if let Err(e) = crate::names::make_real_dir(&ldir) {
+                    // Nothing below a directory that could not be made safely is fetched.
+                    let e = Error::local(format!("creating {}", ldir.display()), e);
+                    fail(&mut out, rdir.clone(), e);
+                    i += 1;
+                    continue;
+                }
+            }
             i += 1;
             let entries = self.list(&rdir, cancel).await?;
             for e in entries {
-                let (r, l) = (join(&rdir, &e.name), ldir.join(&e.name));
+                let r = join(&rdir, &e.name);
+                if let Err(why) = crate::names::check_local_name(&e.name) {
+                    let shown = crate::names::printable(&r).into_owned();
+                    let err = Error::UnsafeName {
+                        name: shown.clone(),
+                        why: why.reason(),
+                    };
+                    fail(&mut out, shown, err);
+                    continue;
+                }
+                let l = ldir.join(&e.name);
                 match e.kind {
                     EntryType::Dir => dirs.push((r, l)),
                     EntryType::File => files.push((r, l, e.size.unwrap_or(0))),
-                    _ => progress.note(&format!("{r}: not a regular file, skipped")),
+                    _ => progress.note(&format!(
+                        "{}: not a regular file, skipped",
+                        crate::names::printable(&r)
+                    )),
                 }
             }
         }
-        for (_, l) in &dirs {
-            fs::create_dir_all(l)
-                .map_err(|e| Error::local(format!("creating {}", l.display()), e))?;
-        }
         progress.batch(files.len(), files.iter().map(|f| f.2).sum());
-        let mut out = BatchOutcome::default();
         for (r, l, _) in files {
             if cancel.is_cancelled() {
                 return Err(Error::Aborted);
             }
-            match self.get_file(&r, &l, progress, cancel).await {
+            let got = self
+                .with_retries(Op::Get(&r, &l, false), progress, cancel)
+                .await;
+            match got {
                 Ok(o) => out.outcomes.push(o),
                 Err(Error::Aborted) => return Err(Error::Aborted),
                 Err(e) => {

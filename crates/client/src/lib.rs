@@ -16,6 +16,7 @@ pub mod features;
 pub mod files;
 pub mod glob;
 pub mod listing;
+pub mod names;
 pub mod progress;
 mod pump;
 pub mod resume;

@@ -43,7 +43,9 @@ pub struct RemoteEntry {
 }
 
 impl RemoteEntry {
-    /// From one MLSD line; None for `.`/`..` (`cdir`/`pdir`) and unreadable lines.
+    /// From one MLSD line; None for `.`/`..` (`cdir`/`pdir`) and unreadable lines. The name is
+    /// kept exactly as sent: MLSD names are single components, so a `/` in one is the
+    /// server's doing, and [`crate::names::check_local_name`] refuses it before it is used.
     pub fn from_mlsx(line: &str) -> Option<RemoteEntry> {
         let (facts, name) = parse_mlsx_line(line)?;
         let fact = |k: &str| facts.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -54,11 +56,6 @@ impl RemoteEntry {
             "cdir" | "pdir" => return None,
             t if t.contains("symlink") || t.contains("slink") => EntryType::Link,
             _ => EntryType::Other,
-        };
-        // MLST gives the full path; the name is what follows the last slash.
-        let name = match name.rsplit_once('/') {
-            Some((_, n)) if !n.is_empty() => n.to_owned(),
-            _ => name,
         };
         Some(RemoteEntry {
             name,
@@ -71,6 +68,18 @@ impl RemoteEntry {
                 .and_then(|m| u32::from_str_radix(m, 8).ok()),
             perm: fact("perm").map(str::to_owned),
         })
+    }
+
+    /// From the fact line of an `MLST` reply, which names the full path: the entry's name is
+    /// what follows the last slash.
+    pub fn from_mlst(line: &str) -> Option<RemoteEntry> {
+        let mut e = RemoteEntry::from_mlsx(line)?;
+        if let Some((_, n)) = e.name.rsplit_once('/') {
+            if !n.is_empty() {
+                e.name = n.to_owned();
+            }
+        }
+        Some(e)
     }
 
     /// From one `LIST` line in the Unix form:
@@ -162,7 +171,10 @@ impl RemoteEntry {
             .map(|m| format_ls_date(m, now))
             .unwrap_or_else(|| " ".repeat(12));
         let suffix = if self.kind == EntryType::Dir { "/" } else { "" };
-        format!("{t}{perms} {size:>12} {date} {}{suffix}", self.name)
+        format!(
+            "{t}{perms} {size:>12} {date} {}{suffix}",
+            crate::names::printable(&self.name)
+        )
     }
 }
 
@@ -230,9 +242,10 @@ impl Client {
             format!("LIST {dir}")
         };
         let data = self.listing_data(&line, cancel).await?;
+        // Shown as they are, but for control characters (a name's escape sequences).
         Ok(String::from_utf8_lossy(&data)
             .lines()
-            .map(str::to_owned)
+            .map(|l| crate::names::printable(l.trim_end_matches('\r')).into_owned())
             .collect())
     }
 
@@ -265,7 +278,7 @@ impl Client {
                 .iter()
                 .skip(1)
                 .find(|l| l.starts_with(' '))
-                .and_then(|l| RemoteEntry::from_mlsx(l))),
+                .and_then(|l| RemoteEntry::from_mlst(l))),
             550 => Ok(None),
             _ => Err(Error::server(format!("MLST {path}"), &r)),
         }
@@ -302,8 +315,13 @@ mod tests {
         let d =
             RemoteEntry::from_mlsx("type=dir;perm=elradfmwMT;modify=20231114221320; d").unwrap();
         assert!(d.long_line(1_700_000_100).starts_with("drwx------ "));
-        let d = RemoteEntry::from_mlsx(" type=dir;modify=20231114221320; /a/sub").unwrap();
+        let d = RemoteEntry::from_mlst(" type=dir;modify=20231114221320; /a/sub").unwrap();
         assert_eq!((d.name.as_str(), d.kind), ("sub", EntryType::Dir));
+        // In MLSD a slash is kept, for the caller to refuse: `x/..` must not become `..`.
+        let hostile = RemoteEntry::from_mlsx("type=dir; x/..").unwrap();
+        assert_eq!(hostile.name, "x/..");
+        let esc = RemoteEntry::from_mlsx("type=file;size=1; \x1b[2Jx").unwrap();
+        assert!(!esc.long_line(0).contains('\x1b'));
     }
 
     #[test]

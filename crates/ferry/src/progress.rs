@@ -76,7 +76,9 @@ impl Bars {
     /// A line for the user that does not tear the bars.
     pub fn println(&self, line: &str) {
         if self.show {
-            let _ = self.multi.println(line);
+            let _ = self
+                .multi
+                .println(crate::stdio::terminal_safe(format_args!("{line}")));
         } else {
             errln!("{line}");
         }

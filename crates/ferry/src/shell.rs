@@ -620,8 +620,12 @@ impl Shell {
                 }
                 let mut batch = Batch::start();
                 for f in files {
-                    let local = PathBuf::from(f.rsplit('/').next().unwrap_or(&f));
-                    batch.record(&f, c.get_file(&f, &local, bars, cancel).await)?;
+                    // The local name is the server's: checked before it touches the disk.
+                    let got = match ferry_client::names::local_name_of(&f) {
+                        Ok(local) => c.get_file(&f, &local, bars, cancel).await,
+                        Err(e) => Err(e),
+                    };
+                    batch.record(&f, got)?;
                 }
                 bars.clear();
                 batch.finish()

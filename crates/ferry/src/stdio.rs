@@ -10,10 +10,23 @@
 use std::fmt;
 use std::io::{self, Write};
 
+/// The line as it may reach a terminal: what we print often quotes the server (names, reply
+/// texts), and a hostile server's escape sequences must not rewrite the user's screen.
+pub fn terminal_safe(args: fmt::Arguments<'_>) -> String {
+    let line = args.to_string();
+    match ferry_client::names::printable_text(&line) {
+        std::borrow::Cow::Borrowed(_) => line,
+        std::borrow::Cow::Owned(safe) => safe,
+    }
+}
+
 /// Writes one line to stdout (see the module comment for a closed pipe).
 pub fn out_line(args: fmt::Arguments<'_>) {
+    let line = terminal_safe(args);
     let mut out = io::stdout().lock();
-    let r = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    let r = out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"));
     if let Err(e) = r {
         stdout_failed(&e);
     }
@@ -35,8 +48,11 @@ pub fn reader_left(e: &ferry_client::Error) -> bool {
 
 /// Writes one line to stderr; a failure is ignored (see the module comment).
 pub fn err_line(args: fmt::Arguments<'_>) {
+    let line = terminal_safe(args);
     let mut err = io::stderr().lock();
-    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+    let _ = err
+        .write_all(line.as_bytes())
+        .and_then(|()| err.write_all(b"\n"));
 }
 
 /// The end of the program when stdout cannot be written: quietly for a reader that left,

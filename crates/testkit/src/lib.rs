@@ -6,6 +6,8 @@
 //! blocking sockets) without starving it.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod hostile;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
