@@ -5,7 +5,7 @@
 mod common;
 
 use common::{enc, Env};
-use ferry_testkit::{random_bytes, sha256, sha256_file, TestServer, ALICE};
+use ferry_testkit::{peer_missing, random_bytes, sha256, sha256_file, TestServer, ALICE};
 
 #[test]
 fn put_and_get_a_non_ascii_name_round_trip_verified() {
@@ -246,7 +246,7 @@ fn active_mode_and_ipv6_transfer() {
     assert_eq!(sha256_file(&env.path("a.bin")), sha256(&data));
 
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipping the IPv6 part: no ::1 on this machine");
+        peer_missing::<()>("the IPv6 part needs ::1, which this machine lacks");
         return;
     }
     let v6 = TestServer::builder()

@@ -1,8 +1,9 @@
 //! Against another FTPS server: Pure-FTPd with a virtual user of its own (puredb, no system
 //! account created) and TLS optional, its certificate self-signed by `openssl req -x509`
 //! (marked as a CA, as most hand-made server certificates are) and trusted with --ca-file.
-//! Skipped, with the reason printed, when Pure-FTPd, openssl or root are missing (Pure-FTPd
-//! chroots and switches to the virtual user's uid).
+//! Pure-FTPd, openssl and root (Pure-FTPd chroots and switches to the virtual user's uid) are
+//! peers: when one is missing, `ferry_testkit::peer_missing` fails the test (always under
+//! CI=true).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Env;
-use ferry_testkit::{random_bytes, sha256, sha256_file};
+use ferry_testkit::{peer_missing, random_bytes, sha256, sha256_file};
 
 /// `openssl passwd -6 -salt ferrytest bench`: SHA-512 crypt, fast to check (pure-pw's default
 /// argon2id costs seconds per login).
@@ -53,12 +54,20 @@ fn find(env: &str, name: &str, sub: &str) -> Option<PathBuf> {
             return Some(p);
         }
     }
-    let home = std::env::var_os("HOME")?;
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&home).join(".cache"));
-    let p = cache.join("ftp-peers/pure-ftpd/usr").join(sub).join(name);
+    let p = peers_dir()?.join("pure-ftpd/usr").join(sub).join(name);
     p.is_file().then_some(p)
+}
+
+/// Where scripts/test unpacks the peers: $FTP_PEERS_DIR, else ~/.cache/ftp-peers.
+fn peers_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("FTP_PEERS_DIR") {
+        return Some(PathBuf::from(p));
+    }
+    let cache = match std::env::var_os("XDG_CACHE_HOME") {
+        Some(c) => PathBuf::from(c),
+        None => Path::new(&std::env::var_os("HOME")?).join(".cache"),
+    };
+    Some(cache.join("ftp-peers"))
 }
 
 fn run(cmd: &mut Command) -> bool {
@@ -68,20 +77,21 @@ fn run(cmd: &mut Command) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Starts Pure-FTPd on a free loopback port; `None` only when [`peer_missing`] lets a missing
+/// peer skip.
 fn start() -> Option<PureFtpd> {
     let (Some(server), Some(pw)) = (
         find("PURE_FTPD_BIN", "pure-ftpd", "sbin"),
         find("PURE_PW_BIN", "pure-pw", "bin"),
     ) else {
-        eprintln!(
-            "skipping: pure-ftpd not found (apt-get install pure-ftpd, or the bench's peers/setup)"
+        return peer_missing(
+            "pure-ftpd or pure-pw not found in PATH, $PURE_FTPD_BIN/$PURE_PW_BIN or the peers \
+             directory (scripts/test unpacks them under ~/.cache/ftp-peers)",
         );
-        return None;
     };
-    let uid = Command::new("id").arg("-u").output().ok()?;
+    let uid = Command::new("id").arg("-u").output().unwrap();
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        eprintln!("skipping: pure-ftpd needs root (it chroots and switches uid)");
-        return None;
+        return peer_missing("pure-ftpd needs root (it chroots and switches uid)");
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -90,8 +100,7 @@ fn start() -> Option<PureFtpd> {
     if !run(Command::new("chmod").arg("755").arg(d))
         || !run(Command::new("chown").arg("nobody").arg(d.join("home")))
     {
-        eprintln!("skipping: cannot hand a directory to nobody");
-        return None;
+        return peer_missing("cannot hand a directory to the account nobody");
     }
     if !run(Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
@@ -107,8 +116,7 @@ fn start() -> Option<PureFtpd> {
         .arg("-out")
         .arg(d.join("cert.pem")))
     {
-        eprintln!("skipping: openssl cannot make a certificate");
-        return None;
+        return peer_missing("openssl cannot make a certificate (is it installed?)");
     }
     let both = [
         std::fs::read(d.join("cert.pem")).unwrap(),
@@ -130,8 +138,7 @@ fn start() -> Option<PureFtpd> {
         .arg("-f")
         .arg(d.join("passwd")))
     {
-        eprintln!("skipping: pure-pw mkdb failed");
-        return None;
+        return peer_missing(format!("{} mkdb failed", pw.display()));
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -146,26 +153,26 @@ fn start() -> Option<PureFtpd> {
         .args(["-A", "-E", "-H", "-p", "34000:34999", "-Y", "1", "-2"])
         .arg(d.join("both.pem"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(d.join("stderr")).unwrap())
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("skipping: cannot run pure-ftpd: {e}");
-            return None;
-        }
+        Err(e) => return peer_missing(format!("cannot run {}: {e}", server.display())),
     };
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
-            eprintln!("skipping: pure-ftpd exited at start ({status})");
-            return None;
+            let err = std::fs::read_to_string(d.join("stderr")).unwrap_or_default();
+            return peer_missing(format!(
+                "{} exited at start ({status}): {}",
+                server.display(),
+                err.trim()
+            ));
         }
         if start.elapsed() > Duration::from_secs(5) {
             let _ = child.kill();
             let _ = child.wait();
-            eprintln!("skipping: pure-ftpd did not listen within 5 s");
-            return None;
+            panic!("pure-ftpd did not listen within 5 s");
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -1,5 +1,6 @@
 //! Against another server: pyftpdlib, which has MLSD and REST but no digest command, so
-//! ferry must resume and check by size alone, and say so.
+//! ferry must resume and check by size alone, and say so. python3 with pyftpdlib is a peer:
+//! when it is missing, `ferry_testkit::peer_missing` fails the test (always under CI=true).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Env;
-use ferry_testkit::{random_bytes, sha256, sha256_file};
+use ferry_testkit::{peer_missing, random_bytes, sha256, sha256_file};
 
 struct Pyftpd {
     child: Child,
@@ -24,8 +25,23 @@ impl Drop for Pyftpd {
     }
 }
 
-/// Starts pyftpdlib on a free loopback port; None (with the reason printed) when it cannot.
+/// Starts pyftpdlib on a free loopback port; `None` only when [`peer_missing`] lets a missing
+/// peer skip.
 fn start() -> Option<Pyftpd> {
+    match Command::new("python3")
+        .args(["-c", "import pyftpdlib"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => {}
+        Ok(_) => {
+            return peer_missing(
+                "python3 cannot import pyftpdlib (scripts/test installs it: pip install pyftpdlib)",
+            )
+        }
+        Err(e) => return peer_missing(format!("cannot run python3: {e}")),
+    }
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -48,18 +64,12 @@ fn start() -> Option<Pyftpd> {
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("skipping: cannot run python3: {e}");
-            return None;
-        }
+        Err(e) => return peer_missing(format!("cannot run python3: {e}")),
     };
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
-            eprintln!(
-                "skipping: pyftpdlib exited ({status}); is it installed (pip install pyftpdlib)?"
-            );
-            return None;
+            panic!("pyftpdlib exited at start ({status})");
         }
         if start.elapsed() > Duration::from_secs(20) {
             let _ = child.kill();

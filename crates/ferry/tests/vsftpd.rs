@@ -2,8 +2,9 @@
 //! installed), plain FTP only, no MLSD and no digest command, so ferry lists with LIST and
 //! resumes and checks by size alone. vsftpd authenticates a system account through PAM: the
 //! test creates (once) the account `ferrytest` with a SHA-512 crypt password and its own PAM
-//! service, and points the account's home at a temporary directory. Skipped, with the reason
-//! printed, when vsftpd or root are missing or vsftpd exits at start.
+//! service, and points the account's home at a temporary directory. vsftpd and root are
+//! peers: when one is missing, or vsftpd exits at start, `ferry_testkit::peer_missing` fails
+//! the test (always under CI=true).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -15,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Env, Run};
-use ferry_testkit::{random_bytes, sha256, sha256_file};
+use ferry_testkit::{peer_missing, random_bytes, sha256, sha256_file};
 
 const USER: &str = "ferrytest";
 const PASSWORD: &str = "ferry-vsftpd-Pw1";
@@ -97,15 +98,18 @@ fn greets_220(port: u16) -> bool {
     s.read_exact(&mut buf).is_ok() && &buf == b"220"
 }
 
+/// Starts vsftpd on a free loopback port; `None` only when [`peer_missing`] lets a missing
+/// peer skip.
 fn start() -> Option<Vsftpd> {
     let Some(bin) = find_bin() else {
-        eprintln!("skipping: vsftpd not found (scripts/test unpacks it, or set VSFTPD_BIN)");
-        return None;
+        return peer_missing(
+            "vsftpd not found in $VSFTPD_BIN or the peers directory (scripts/test unpacks it \
+             under $FTP_PEERS_DIR, default ~/.cache/ftp-peers)",
+        );
     };
-    let uid = Command::new("id").arg("-u").output().ok()?;
+    let uid = Command::new("id").arg("-u").output().unwrap();
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        eprintln!("skipping: vsftpd needs root (it creates a system account, chroots)");
-        return None;
+        return peer_missing("vsftpd needs root (it creates a system account, chroots)");
     }
     let have_user = run(Command::new("id").arg(USER));
     if !have_user
@@ -118,12 +122,10 @@ fn start() -> Option<Vsftpd> {
             USER,
         ]))
     {
-        eprintln!("skipping: cannot create the account {USER}");
-        return None;
+        return peer_missing(format!("cannot create the account {USER} (useradd)"));
     }
     if !set_password() {
-        eprintln!("skipping: cannot set the password of {USER}");
-        return None;
+        return peer_missing(format!("cannot set the password of {USER} (chpasswd)"));
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -137,8 +139,7 @@ fn start() -> Option<Vsftpd> {
         || !run(Command::new("chown").arg(USER).arg(&home))
         || !run(Command::new("usermod").arg("-d").arg(&home).arg(USER))
     {
-        eprintln!("skipping: cannot give {USER} its home directory");
-        return None;
+        return peer_missing(format!("cannot give {USER} its home directory"));
     }
     let pam = Path::new("/etc/pam.d").join(PAM_SERVICE);
     if !pam.exists()
@@ -148,8 +149,7 @@ fn start() -> Option<Vsftpd> {
         )
         .is_err()
     {
-        eprintln!("skipping: cannot write {}", pam.display());
-        return None;
+        return peer_missing(format!("cannot write {}", pam.display()));
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -191,10 +191,7 @@ fn start() -> Option<Vsftpd> {
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("skipping: cannot run {}: {e}", bin.display());
-            return None;
-        }
+        Err(e) => return peer_missing(format!("cannot run {}: {e}", bin.display())),
     };
     let start = Instant::now();
     while !greets_220(port) {
@@ -203,11 +200,11 @@ fn start() -> Option<Vsftpd> {
             if let Some(mut e) = child.stderr.take() {
                 let _ = e.read_to_string(&mut err);
             }
-            eprintln!(
-                "skipping: vsftpd exited at start ({status}): {}",
+            return peer_missing(format!(
+                "{} exited at start ({status}): {}",
+                bin.display(),
                 err.trim()
-            );
-            return None;
+            ));
         }
         if start.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use ferry_testkit::{random_bytes, RawFtp, TestServer, ALICE, BOB};
+use ferry_testkit::{peer_missing, random_bytes, RawFtp, TestServer, ALICE, BOB};
 
 #[test]
 fn greeting_then_login_with_correct_password() {
@@ -623,7 +623,7 @@ fn connection_caps_in_total_and_per_ip() {
 #[test]
 fn ipv6_control_and_data_with_epsv_and_eprt() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipping: no IPv6 loopback on this host");
+        peer_missing::<()>("no IPv6 loopback (::1) on this machine");
         return;
     }
     let srv = TestServer::builder()

@@ -434,15 +434,28 @@ pub fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Panics with a clear message when a required interop tool is missing, unless the
-/// environment allows skipping (`FERRY_ALLOW_MISSING_TOOLS=1`); returns false to skip.
+/// The one rule for a test whose peer (another FTP server, a client tool, root, an IPv6
+/// loopback) is missing, so that such a test can never pass without testing anything:
+/// under `CI=true` it panics with `reason`, whatever else is set; elsewhere too, unless
+/// `FERRY_ALLOW_MISSING_TOOLS` is set, when it prints the reason and returns `None` for the
+/// caller to skip with (`return peer_missing("...")`).
+#[track_caller]
+pub fn peer_missing<T>(reason: impl std::fmt::Display) -> Option<T> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{reason} (CI=true: a missing peer fails the test; scripts/test installs them)");
+    }
+    if std::env::var_os("FERRY_ALLOW_MISSING_TOOLS").is_some() {
+        eprintln!("skipping (FERRY_ALLOW_MISSING_TOOLS is set): {reason}");
+        return None;
+    }
+    panic!(
+        "{reason} (run scripts/test, which installs the peers, or set \
+         FERRY_ALLOW_MISSING_TOOLS=1 to skip)"
+    );
+}
+
+/// True when `program` is installed; otherwise [`peer_missing`] decides (false: skip).
+#[track_caller]
 pub fn require(program: &str) -> bool {
-    if have(program) {
-        return true;
-    }
-    if std::env::var("FERRY_ALLOW_MISSING_TOOLS").is_ok() {
-        eprintln!("skipping: {program} is not installed");
-        return false;
-    }
-    panic!("{program} is not installed: run scripts/test, which installs the interop clients");
+    have(program) || peer_missing::<()>(format!("{program} is not installed")).is_some()
 }
