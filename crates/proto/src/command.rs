@@ -203,22 +203,17 @@ impl Command {
             "STOR" => Command::Stor(req("STOR")?),
             "STOU" => Command::Stou(opt),
             "APPE" => Command::Appe(req("APPE")?),
-            "REST" => {
-                let a = req("REST")?;
-                Command::Rest(
-                    a.trim()
-                        .parse()
-                        .map_err(|_| ParseError::BadArgument("REST needs a byte offset"))?,
-                )
-            }
+            "REST" => Command::Rest(offset(
+                req("REST")?.trim(),
+                "REST needs a byte offset (at most 9223372036854775807)",
+            )?),
             "ALLO" => {
                 let a = req("ALLO")?;
                 let first = a.split_whitespace().next().unwrap_or("");
-                Command::Allo(
-                    first
-                        .parse()
-                        .map_err(|_| ParseError::BadArgument("ALLO needs a size in bytes"))?,
-                )
+                Command::Allo(offset(
+                    first,
+                    "ALLO needs a size in bytes (at most 9223372036854775807)",
+                )?)
             }
             "AVBL" => Command::Avbl(opt),
             "ABOR" => Command::Abor,
@@ -257,14 +252,12 @@ impl Command {
             "HASH" => Command::Hash(req("HASH")?),
             "RANG" => {
                 let a = req("RANG")?;
-                let mut n = a.split_whitespace().map(str::parse::<u64>);
+                const WHY: &str =
+                    "RANG needs a start and an end byte position (at most 9223372036854775807)";
+                let mut n = a.split_whitespace().map(|w| offset(w, WHY));
                 match (n.next(), n.next(), n.next()) {
                     (Some(Ok(start)), Some(Ok(end)), None) => Command::Rang { start, end },
-                    _ => {
-                        return Err(ParseError::BadArgument(
-                            "RANG needs a start and an end byte position",
-                        ))
-                    }
+                    _ => return Err(ParseError::BadArgument(WHY)),
                 }
             }
             "XSHA256" | "XSHA512" | "XSHA1" | "XSHA" | "XMD5" | "XCRC" => {
@@ -423,6 +416,19 @@ impl fmt::Display for Command {
     }
 }
 
+/// The largest byte offset, size or range position a command may carry. Files are addressed
+/// with `off_t` (an i64): a larger number can name no byte of any file, and letting it through
+/// only moves the overflow into the handler's arithmetic or a system call.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// A decimal byte offset no larger than [`MAX_OFFSET`].
+fn offset(word: &str, why: &'static str) -> Result<u64, ParseError> {
+    word.parse::<u64>()
+        .ok()
+        .filter(|n| *n <= MAX_OFFSET)
+        .ok_or(ParseError::BadArgument(why))
+}
+
 /// The longest verb accepted: RFC 959 verbs have 3-4 letters, the longest extension in use is
 /// `XSHA256`/`XSHA512`. An unknown verb is echoed in its `500`, so it stays short.
 pub const MAX_VERB: usize = 16;
@@ -464,6 +470,11 @@ fn parse_xhash_args(arg: &str) -> Result<(String, Option<(u64, u64)>), ParseErro
     let words: Vec<&str> = arg.rsplitn(3, ' ').collect();
     let (path, range) = match words.as_slice() {
         [end, start, path] => match (start.parse::<u64>(), end.parse::<u64>()) {
+            (Ok(s), Ok(e)) if s.max(e) > MAX_OFFSET => {
+                return Err(ParseError::BadArgument(
+                    "range positions are at most 9223372036854775807",
+                ))
+            }
             (Ok(s), Ok(e)) => (*path, Some((s, e))),
             _ => (arg, None),
         },
@@ -576,6 +587,47 @@ mod tests {
             Command::Mfmt {
                 mtime: 1577934245,
                 path: "a b".into()
+            }
+        );
+    }
+
+    /// Numbers beyond any file offset are refused where they are parsed, so no handler sees
+    /// one: `RANG 0 18446744073709551615` once reached `end - start + 1` in STOR.
+    #[test]
+    fn offsets_beyond_off_t_are_bad_arguments() {
+        let max = MAX_OFFSET;
+        assert_eq!(
+            Command::parse(format!("REST {max}").as_bytes()).unwrap(),
+            Command::Rest(max)
+        );
+        assert_eq!(
+            Command::parse(format!("RANG 0 {max}").as_bytes()).unwrap(),
+            Command::Rang { start: 0, end: max }
+        );
+        for line in [
+            format!("REST {}", max + 1),
+            "REST 18446744073709551615".into(),
+            "REST 18446744073709551616".into(),
+            "RANG 0 18446744073709551615".into(),
+            format!("RANG {} {}", max + 1, max + 2),
+            "RANG 0 99999999999999999999999".into(),
+            "ALLO 18446744073709551615".into(),
+            "ALLO 99999999999999999999999 R 1".into(),
+            "XCRC f 18446744073709551615 18446744073709551615".into(),
+            format!("XSHA256 a b 0 {}", max + 1),
+        ] {
+            assert_eq!(
+                Command::parse(line.as_bytes()).unwrap_err().code(),
+                501,
+                "{line}"
+            );
+        }
+        assert_eq!(
+            Command::parse(format!("XMD5 f 0 {max}").as_bytes()).unwrap(),
+            Command::XHash {
+                algo: HashAlgo::Md5,
+                path: "f".into(),
+                range: Some((0, max))
             }
         );
     }

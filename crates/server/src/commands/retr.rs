@@ -51,7 +51,7 @@ pub(crate) async fn handle(
         "Opening {} mode data connection for {} ({} bytes).",
         s.mode_name(),
         path.display(),
-        len - offset
+        len.saturating_sub(offset)
     );
     s.start_transfer(
         TransferKind::Send {

@@ -72,7 +72,7 @@ async fn quota(s: &mut Session) -> Next {
             return Reply::new(451, "Local error in processing: quota ledger unavailable.").into();
         }
     };
-    let in_use = usage.used_bytes + usage.reserved_bytes;
+    let in_use = usage.used_bytes.saturating_add(usage.reserved_bytes);
     let bytes = match usage.quota_bytes {
         Some(q) => format!(
             " Bytes: {} of {} used, {} available (exact: used={in_use} limit={q} available={})",

@@ -24,7 +24,15 @@ pub(crate) async fn handle(
     range: Option<(u64, u64)>,
 ) -> io::Result<Next> {
     let (mode, limit) = match (range, offset) {
-        (Some((start, end)), _) => (WriteMode::At(start), Some(end - start + 1)),
+        // The span is computed checked: RANG 0 18446744073709551615 once wrapped it to 0, and
+        // STOR answered 226 after storing nothing. (The parser bounds positions by off_t, and
+        // RANG orders them; neither is relied on here.)
+        (Some((start, end)), _) => match end.checked_sub(start).and_then(|n| n.checked_add(1)) {
+            Some(span) => (WriteMode::At(start), Some(span)),
+            None => {
+                return Ok(Reply::new(501, "Invalid RANG: the range holds no bytes.").into());
+            }
+        },
         (None, Some(n)) => (WriteMode::At(n), None),
         (None, None) => (WriteMode::Truncate, None),
     };
