@@ -152,6 +152,11 @@ impl Home {
         let keep = match mode {
             WriteMode::Truncate => 0,
             WriteMode::At(offset) if offset > len => {
+                // A file this open created must not outlive the refusal: the quota ledger
+                // never hears of it, so REST + STOR could make files past the file quota.
+                if created {
+                    let _ = self.dir.remove_file(p.relative());
+                }
                 return Err(Refusal::RestartBeyondEnd.err(io::ErrorKind::InvalidInput));
             }
             WriteMode::At(offset) => offset,
