@@ -386,10 +386,10 @@ impl fmt::Display for Command {
                 path,
                 range: Some((s, e)),
                 ..
-            } => write!(f, "{verb} {path} {s} {e}"),
+            } => write!(f, "{verb} {} {s} {e}", XHashPath(path)),
             Command::XHash {
                 path, range: None, ..
-            } => write!(f, "{verb} {path}"),
+            } => write!(f, "{verb} {}", XHashPath(path)),
             Command::Help(Some(a))
             | Command::Stat(Some(a))
             | Command::List(Some(a))
@@ -462,6 +462,21 @@ fn strip_list_options(arg: &str) -> String {
 fn list_path(arg: Option<String>) -> Option<String> {
     arg.map(|a| strip_list_options(&a))
         .filter(|a| !a.is_empty())
+}
+
+/// An X* digest path as [`parse_xhash_args`] reads it back: in double quotes when it holds a
+/// space or a quote, so a name ending in two numbers is not taken for a range, and a quoted
+/// name keeps its quotes.
+struct XHashPath<'a>(&'a str);
+
+impl fmt::Display for XHashPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.contains([' ', '"']) {
+            write!(f, "\"{}\"", self.0)
+        } else {
+            f.write_str(self.0)
+        }
+    }
 }
 
 /// `path [start end]`: the last two words are the range when both are numbers (paths may hold
@@ -629,6 +644,34 @@ mod tests {
                 path: "f".into(),
                 range: Some((0, max))
             }
+        );
+    }
+
+    /// Full round trips (what the command fuzz target asserts) failed for X* names: a quoted
+    /// name ending in two numbers came back as a range, a quoted one lost its quotes.
+    #[test]
+    fn xhash_paths_with_spaces_and_quotes_round_trip() {
+        for line in [
+            "XSHA256 \"a 1 2\"",
+            "XSHA256 \"a 1 2\" 3 4",
+            "XMD5 \"\"q\"\"",
+            "XCRC x\"",
+            "XSHA1 a b 1 2",
+        ] {
+            let c = Command::parse(line.as_bytes()).unwrap();
+            assert_eq!(
+                Command::parse(c.to_string().as_bytes()).unwrap(),
+                c,
+                "{line} -> {c}"
+            );
+        }
+        assert_eq!(
+            Command::parse(b"XSHA256 \"a 1 2\"").unwrap().to_string(),
+            "XSHA256 \"a 1 2\""
+        );
+        assert_eq!(
+            Command::parse(b"XSHA256 f 1 2").unwrap().to_string(),
+            "XSHA256 f 1 2"
         );
     }
 

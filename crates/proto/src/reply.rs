@@ -125,6 +125,10 @@ impl ReplyParser {
                 }
             }
             Some((code, lines)) => {
+                // Checked before the last line too, so no reply exceeds the bound.
+                if lines.len() >= Self::MAX_LINES {
+                    return Err(ReplyError::TooLong);
+                }
                 if code_of(line) == Some(*code) && line.as_bytes().get(3).is_none_or(|b| *b == b' ')
                 {
                     let mut lines = std::mem::take(lines);
@@ -132,9 +136,6 @@ impl ReplyParser {
                     let code = *code;
                     self.pending = None;
                     return Ok(Some(Reply::multi(code, lines)));
-                }
-                if lines.len() >= Self::MAX_LINES {
-                    return Err(ReplyError::TooLong);
                 }
                 // Kept verbatim: FEAT and MLST lines carry a meaningful leading space.
                 lines.push(line.to_owned());
@@ -179,6 +180,37 @@ mod tests {
         assert_eq!(got.code, 211);
         assert_eq!(got.lines.last().unwrap(), "End");
         assert!(ReplyParser::new().push_line("hello").is_err());
+    }
+
+    /// A reply of exactly MAX_LINES lines is read; one more line, even the closing one, is
+    /// refused (the closing line used to be let through as line MAX_LINES + 1).
+    #[test]
+    fn replies_hold_at_most_max_lines() {
+        for (lines, ok) in [
+            (ReplyParser::MAX_LINES, true),
+            (ReplyParser::MAX_LINES + 1, false),
+        ] {
+            let mut p = ReplyParser::new();
+            assert_eq!(p.push_line("211-first"), Ok(None));
+            let mut result = Ok(None);
+            for _ in 1..lines - 1 {
+                result = p.push_line(" middle");
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_ok() {
+                result = p.push_line("211 End");
+            }
+            match result {
+                Ok(Some(r)) => {
+                    assert!(ok, "{} lines accepted", r.lines.len());
+                    assert_eq!(r.lines.len(), lines);
+                }
+                Err(ReplyError::TooLong) => assert!(!ok, "{lines} lines refused"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

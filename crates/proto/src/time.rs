@@ -127,7 +127,8 @@ pub fn write_ls_date(unix: i64, now: i64, out: &mut String) {
     out.push(' ');
     push_digits(out, u64::from(c.day), 2);
     const HALF_YEAR: i64 = 182 * 86_400;
-    if unix > now - HALF_YEAR && unix <= now + 86_400 {
+    // Saturating: `now` and `unix` come from clocks and file systems, any i64 at all.
+    if unix > now.saturating_sub(HALF_YEAR) && unix <= now.saturating_add(86_400) {
         out.push(' ');
         push_digits(out, c.hour as u64, 2);
         out.push(':');
@@ -152,6 +153,19 @@ mod tests {
         assert_eq!(parse_mdtm("20201302030405"), None);
         for t in [0, 951_782_400, 1_700_000_000, 4_102_444_800] {
             assert_eq!(parse_mdtm(&format_mdtm(t)), Some(t));
+        }
+    }
+
+    #[test]
+    fn extreme_times_format_without_overflow() {
+        for (t, now) in [
+            (i64::MIN, i64::MIN),
+            (i64::MAX, i64::MAX),
+            (i64::MIN, i64::MAX),
+            (i64::MAX, 0),
+        ] {
+            assert_eq!(format_mdtm(t).len(), 14);
+            assert!(format_ls_date(t, now).len() >= 12);
         }
     }
 
