@@ -1,6 +1,8 @@
 //! `ferryd`: the Ferry FTP server (`ferryd serve`) and its administration commands
 //! (`ferryd user ...`). Thin: parses arguments and configuration, then calls the libraries.
 
+mod ban;
+
 use std::io::{BufRead, IsTerminal};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,9 @@ enum Cmd {
     /// Registration invitations (for `registration = "invite"`).
     #[command(subcommand)]
     Invite(InviteCmd),
+    /// Banned client addresses (the defender's; see README, Security).
+    #[command(subcommand)]
+    Ban(ban::BanCmd),
     /// Print a commented example ferry.toml with every key and its default.
     ConfigExample,
 }
@@ -275,6 +280,12 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Invite(cmd) => {
             let store = open_store(&config).await?;
             let r = invite_command(&store, cmd).await;
+            store.close().await;
+            r
+        }
+        Cmd::Ban(cmd) => {
+            let store = open_store(&config).await?;
+            let r = ban::ban_command(&store, cmd).await;
             store.close().await;
             r
         }
@@ -670,6 +681,13 @@ async fn rescan(store: &Store, config: &ServerConfig, only: Option<&str>) -> Res
         );
     }
     Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn parse_duration_secs(s: &str) -> Result<i64> {

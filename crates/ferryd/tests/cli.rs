@@ -1175,3 +1175,93 @@ fn import_legacy_users_who_log_in_and_get_argon2id() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The defender's bans: decided by the server, kept in the store, edited with `ferryd ban`.
+
+/// The first line a connection from `source` gets (`220 ...` or `421 ...`).
+fn greeting_from(addr: SocketAddr, source: &str) -> String {
+    let s = ferry_testkit::connect_from(addr, source.parse().unwrap()).unwrap();
+    s.set_read_timeout(Some(REPLY_WAIT)).unwrap();
+    let mut line = String::new();
+    let _ = BufReader::new(s).read_line(&mut line);
+    line
+}
+
+/// Waits (at most 10 s: the server reads the store every 2 s) until `source` is greeted
+/// with `code`.
+fn wait_greeting(addr: SocketAddr, source: &str, code: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let g = greeting_from(addr, source);
+        if g.starts_with(code) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{source} still greeted with {g:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn bans_survive_a_restart_and_ferryd_ban_edits_them_live() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &[]);
+    let envs = [("FERRY_BAN_AFTER_FAILURES", "3")];
+    let server = env.serve(&[], &envs);
+    // Guesses at three accounts from 127.0.0.7 ban it.
+    for user in ["u1", "u2", "u3"] {
+        let s = ferry_testkit::connect_from(server.addr, "127.0.0.7".parse().unwrap()).unwrap();
+        let mut ftp = ferry_testkit::RawFtp::over_stream(s);
+        ftp.cmd(&format!("USER {user}"));
+        ftp.cmd("PASS guess");
+    }
+    wait_greeting(server.addr, "127.0.0.7", "421");
+    assert!(greeting_from(server.addr, "127.0.0.1").starts_with("220"));
+    // Written to the store: listed, and still banned after a restart.
+    let mut listed = String::new();
+    for _ in 0..50 {
+        listed = env.ok(&["ban", "list"], None);
+        if listed.contains("127.0.0.7") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        listed.contains("127.0.0.7") && listed.contains("failed logins"),
+        "{listed}"
+    );
+    drop(server);
+    let server = env.serve(&[], &envs);
+    assert!(greeting_from(server.addr, "127.0.0.7").starts_with("421"));
+    // Lifted by the CLI while the server runs.
+    env.ok(&["ban", "del", "127.0.0.7"], None);
+    wait_greeting(server.addr, "127.0.0.7", "220");
+    env.fails(&["ban", "del", "127.0.0.7"], None);
+    // Added by the CLI: applies within seconds, shows its reason and end.
+    env.ok(
+        &[
+            "ban",
+            "add",
+            "127.0.0.8",
+            "--for",
+            "2h",
+            "--reason",
+            "port scans",
+        ],
+        None,
+    );
+    wait_greeting(server.addr, "127.0.0.8", "421");
+    let listed = env.ok(&["ban", "list"], None);
+    assert!(
+        listed.contains("127.0.0.8") && listed.contains("port scans"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("1h59m") || listed.contains("2h0m"),
+        "{listed}"
+    );
+    env.fails(&["ban", "add", "not-an-address"], None);
+}

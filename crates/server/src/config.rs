@@ -202,10 +202,26 @@ pub struct ServerConfig {
     pub registration: RegistrationMode,
     /// Allow registration over a plaintext control connection even when TLS is available.
     pub registration_allow_plaintext: bool,
-    /// Failed logins and registrations from one address, within `ban_seconds`, before that
-    /// address is refused for `ban_seconds` (0 disables the ban).
+    /// The defender's score at which an address is banned (0: addresses are never banned).
+    /// Each failed login or registration adds 1, as do other offences (see defender.rs); the
+    /// score drains by this much every `ban_window` seconds.
     pub ban_after_failures: u32,
+    /// Seconds over which `ban_after_failures` points must gather to ban.
+    pub ban_window: u64,
+    /// Seconds of an address's first ban; each repeat doubles it, up to `ban_max_seconds`.
     pub ban_seconds: u64,
+    pub ban_max_seconds: u64,
+    /// Failed logins at one account from one address (within `ban_window`) before further
+    /// attempts at that account from that address are refused unverified for
+    /// `account_lock_seconds` (0: never). Other accounts behind the same address (NAT) are
+    /// not affected.
+    pub account_failures: u32,
+    pub account_lock_seconds: u64,
+    /// Connections from one address that may wait before logging in at once (0: no cap).
+    pub max_prelogin_per_ip: usize,
+    /// Networks never banned (e.g. `["10.0.0.0/8", "2001:db8::/32"]`): an office NAT, a
+    /// monitoring host.
+    pub ban_allow: Vec<String>,
     /// `SITE EXEC` commands (none by default).
     pub site_exec: SiteExecConfig,
     /// Quota for users created without `--quota` (bytes; `None` = unlimited).
@@ -261,7 +277,13 @@ impl Default for ServerConfig {
             registration: RegistrationMode::Off,
             registration_allow_plaintext: false,
             ban_after_failures: 20,
+            ban_window: 60,
             ban_seconds: 300,
+            ban_max_seconds: 86_400,
+            account_failures: 5,
+            account_lock_seconds: 900,
+            max_prelogin_per_ip: 128,
+            ban_allow: Vec::new(),
             site_exec: SiteExecConfig::default(),
         }
     }
@@ -294,7 +316,13 @@ pub const KEYS: &[&str] = &[
     "registration",
     "registration_allow_plaintext",
     "ban_after_failures",
+    "ban_window",
     "ban_seconds",
+    "ban_max_seconds",
+    "account_failures",
+    "account_lock_seconds",
+    "max_prelogin_per_ip",
+    "ban_allow",
     "default_quota",
 ];
 
@@ -314,7 +342,7 @@ impl ServerConfig {
             if !KEYS.contains(&key.as_str()) {
                 continue;
             }
-            let value = if key == "listen" {
+            let value = if key == "listen" || key == "ban_allow" {
                 toml::Value::Array(
                     raw.split(',')
                         .map(|a| toml::Value::String(a.trim().to_owned()))

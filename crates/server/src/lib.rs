@@ -7,6 +7,7 @@ mod commands;
 pub mod config;
 mod control;
 mod data;
+mod defender;
 mod digest;
 mod errors;
 mod exec;

@@ -135,20 +135,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn repeated_failures_ban_an_address_until_the_window_passes() {
-        let t = FailureThrottle::new(3, std::time::Duration::from_millis(200));
-        let ip: IpAddr = "10.0.0.9".parse().unwrap();
-        let other: IpAddr = "10.0.0.10".parse().unwrap();
-        assert!(!t.record_failure(ip));
-        assert!(!t.record_failure(ip));
-        assert!(t.record_failure(ip));
-        assert!(t.is_banned(ip));
-        assert!(!t.is_banned(other));
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        assert!(!t.is_banned(ip), "bans expire");
-    }
-
-    #[test]
     fn caps_hold_and_permits_release() {
         let l = ConnectionLimiter::new(3, 2);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
@@ -175,75 +161,5 @@ mod tests {
             UserSessions::new(0).try_acquire("x").is_some(),
             "0 = no cap"
         );
-    }
-}
-
-/// Scores failed logins and registrations per client address; an address that fails too often
-/// within the window is refused until the ban expires. Memory is bounded: old entries are
-/// dropped when the table grows.
-#[derive(Debug)]
-pub(crate) struct FailureThrottle {
-    threshold: u32,
-    window: std::time::Duration,
-    state: Mutex<HashMap<IpAddr, Failures>>,
-}
-
-#[derive(Debug)]
-struct Failures {
-    count: u32,
-    since: std::time::Instant,
-    banned_until: Option<std::time::Instant>,
-}
-
-impl FailureThrottle {
-    const MAX_TRACKED: usize = 100_000;
-
-    pub(crate) fn new(threshold: u32, window: std::time::Duration) -> FailureThrottle {
-        FailureThrottle {
-            threshold,
-            window,
-            state: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub(crate) fn is_banned(&self, ip: IpAddr) -> bool {
-        let now = std::time::Instant::now();
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.get(&ip)
-            .and_then(|f| f.banned_until)
-            .is_some_and(|until| until > now)
-    }
-
-    /// Records a failure; returns true when this one got the address banned.
-    pub(crate) fn record_failure(&self, ip: IpAddr) -> bool {
-        if self.threshold == 0 {
-            return false;
-        }
-        let now = std::time::Instant::now();
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.len() >= Self::MAX_TRACKED {
-            let window = self.window;
-            s.retain(|_, f| {
-                now.duration_since(f.since) < window || f.banned_until.is_some_and(|u| u > now)
-            });
-        }
-        let f = s.entry(ip).or_insert(Failures {
-            count: 0,
-            since: now,
-            banned_until: None,
-        });
-        if now.duration_since(f.since) >= self.window {
-            *f = Failures {
-                count: 0,
-                since: now,
-                banned_until: None,
-            };
-        }
-        f.count += 1;
-        if f.count >= self.threshold && f.banned_until.is_none() {
-            f.banned_until = Some(now + self.window);
-            return true;
-        }
-        false
     }
 }

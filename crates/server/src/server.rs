@@ -17,7 +17,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{ServerConfig, TlsMode};
 use crate::control::{accept_tls, ControlStream, TcpControlStream};
-use crate::limits::{ConnectionLimiter, FailureThrottle, LimitExceeded, UserSessions};
+use crate::defender::{Defender, DefenderSettings, Refusal};
+use crate::limits::{ConnectionLimiter, LimitExceeded, UserSessions};
 use crate::metrics::ServerMetrics;
 use crate::quota::UnlimitedUsage;
 use crate::session::Session;
@@ -36,8 +37,8 @@ pub(crate) struct ServerContext {
     pub hash_permits: tokio::sync::Semaphore,
     /// Usage of users without limits, summed and written in batches.
     pub unlimited_usage: Arc<UnlimitedUsage>,
-    /// Failed logins and registrations per address.
-    pub throttle: FailureThrottle,
+    /// Scores, bans and account locks per client address.
+    pub defender: Arc<Defender>,
     /// Bounds SITE EXEC server-wide.
     pub exec_permits: tokio::sync::Semaphore,
     /// SITE EXEC commands running per user.
@@ -114,15 +115,17 @@ impl Server {
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
             listeners.push((l, true));
         }
+        let defender_settings = DefenderSettings::from_config(&config)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let defender = Defender::new(defender_settings, store.clone());
+        // Bans from before the restart (and from `ferryd ban add`) hold from the first accept.
+        defender.sync_with_store().await;
         let limiter = ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip);
         let config_max_per_user = config.max_connections_per_user;
         let hash_permits = tokio::sync::Semaphore::new(config.hash_workers.max(1));
         let ctx = Arc::new(ServerContext {
             hash_permits,
-            throttle: FailureThrottle::new(
-                config.ban_after_failures,
-                Duration::from_secs(config.ban_seconds.max(1)),
-            ),
+            defender,
             exec_permits: tokio::sync::Semaphore::new(config.site_exec.max_concurrent.max(1)),
             exec_running: Default::default(),
             unlimited_usage: UnlimitedUsage::new(store.clone()),
@@ -175,6 +178,18 @@ impl Server {
             tracing::info!(addr = %l.local_addr()?, implicit_tls = implicit, "listening");
             tracker.spawn(async move { accept_loop(l, implicit, ctx, t).await });
         }
+        let defender = Arc::clone(&self.ctx.defender);
+        let stop_syncing = self.ctx.shutdown.clone();
+        let ban_sync = tokio::spawn(async move {
+            // `ferryd ban add | del` write the store; a running server picks them up here.
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tokio::select! {
+                    _ = stop_syncing.cancelled() => return,
+                    _ = tick.tick() => defender.sync_with_store().await,
+                }
+            }
+        });
         let usage = Arc::clone(&self.ctx.unlimited_usage);
         let stop_flushing = self.ctx.shutdown.clone();
         let flusher = tokio::spawn(async move {
@@ -197,6 +212,7 @@ impl Server {
             tracing::warn!("some sessions did not end within 5 s");
         }
         let _ = flusher.await;
+        let _ = ban_sync.await;
         self.ctx.unlimited_usage.flush(None).await;
         self.ctx.store.close().await;
         Ok(())
@@ -235,13 +251,21 @@ async fn admit(
     ctx: Arc<ServerContext>,
 ) {
     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-    if ctx.throttle.is_banned(peer.ip()) {
-        let text = "Too many failed attempts from your address; try again later.";
-        let _ = stream
-            .write_all(Reply::new(421, text).encode().as_bytes())
-            .await;
-        return;
-    }
+    let prelogin = match ctx.defender.admit(peer.ip()) {
+        Ok(p) => p,
+        Err(why) => {
+            let text = match why {
+                Refusal::Banned => "Your address is banned for repeated abuse; try again later.",
+                Refusal::TooManyPreLogin => {
+                    "Too many connections from your address waiting to log in."
+                }
+            };
+            let _ = stream
+                .write_all(Reply::new(421, text).encode().as_bytes())
+                .await;
+            return;
+        }
+    };
     let permit = match ctx.limiter.try_acquire(peer.ip()) {
         Ok(p) => p,
         Err(which) => {
@@ -295,6 +319,7 @@ async fn admit(
         local,
         id,
         permit,
+        prelogin,
     )
     .await;
 }

@@ -22,6 +22,7 @@ use crate::commands::{self, Next};
 use crate::config::{SessionReuse, TlsMode};
 use crate::control::{Control, ControlStream, Line};
 use crate::data::{DataConnector, DataPlan, DataTls};
+use crate::defender::{Offence, PreLogin};
 use crate::errors::bad_path_reply;
 use crate::limits::{ConnectionPermit, UserPermit};
 use crate::server::ServerContext;
@@ -76,6 +77,9 @@ pub(crate) struct Session {
     pub transfer: Option<RunningTransfer>,
     pub login_failures: u32,
     pub connected_at: Instant,
+    /// Held until the login succeeds: counts this connection against its address's
+    /// pre-login cap, and is cancelled when the address is banned.
+    pub prelogin: Option<PreLogin>,
     _permit: ConnectionPermit,
 }
 
@@ -83,6 +87,8 @@ enum Event {
     Line(io::Result<Line>),
     TransferDone(TransferReport),
     Timeout,
+    /// The address was banned while this session had not logged in.
+    Kicked,
     Shutdown,
 }
 
@@ -102,6 +108,7 @@ impl Session {
         local: SocketAddr,
         id: u64,
         permit: ConnectionPermit,
+        prelogin: PreLogin,
     ) {
         let tls_required = ctx.config.tls_mode() == TlsMode::Required;
         let span = tracing::info_span!("session", id, %peer, user = tracing::field::Empty);
@@ -127,6 +134,7 @@ impl Session {
             transfer: None,
             login_failures: 0,
             connected_at: Instant::now(),
+            prelogin: Some(prelogin),
             _permit: permit,
         };
         async move {
@@ -162,6 +170,14 @@ impl Session {
                     }
                 }
                 Event::Line(Ok(Line::TooLong)) => {
+                    if !self.is_logged_in() {
+                        // No client sends 4 KiB before logging in: hostile, and closed.
+                        self.offence(Offence::LineTooLongBeforeLogin);
+                        self.ctrl
+                            .send(&Reply::new(500, "Command line too long; closing."))
+                            .await?;
+                        return Ok("over-long line before login".into());
+                    }
                     self.ctrl
                         .send(&Reply::new(500, "Command line too long."))
                         .await?
@@ -173,10 +189,16 @@ impl Session {
                     let text = if self.is_logged_in() {
                         "Idle timeout, closing control connection."
                     } else {
+                        self.offence(Offence::LoginTimeout);
                         "Login timeout."
                     };
                     self.ctrl.send(&Reply::new(421, text)).await?;
                     return Ok(text.into());
+                }
+                Event::Kicked => {
+                    let text = "Your address is banned for repeated abuse; closing.";
+                    self.ctrl.send(&Reply::new(421, text)).await?;
+                    return Ok("address banned".into());
                 }
                 Event::Shutdown => {
                     self.ctrl
@@ -198,12 +220,14 @@ impl Session {
                 .saturating_sub(self.connected_at.elapsed())
         };
         let transfer_running = self.transfer.is_some();
+        let kicked = self.prelogin.as_ref().map(PreLogin::kicked);
         let transfer = &mut self.transfer;
         let ctrl = &mut self.ctrl;
         let shutdown = &self.ctx.shutdown;
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => Event::Shutdown,
+            _ = async { kicked.as_ref()?.cancelled().await; Some(()) }, if kicked.is_some() => Event::Kicked,
             report = wait_transfer(transfer) => Event::TransferDone(report),
             line = ctrl.next_line() => Event::Line(line),
             _ = tokio::time::sleep(timeout), if !transfer_running => Event::Timeout,
@@ -214,10 +238,14 @@ impl Session {
         let cmd = match Command::parse(bytes) {
             Ok(c) => c,
             Err(e) => {
+                if !self.is_logged_in() {
+                    self.offence(Offence::GarbageBeforeLogin);
+                }
                 self.ctrl.send(&Reply::new(e.code(), e.to_string())).await?;
                 return Ok(Flow::Continue);
             }
         };
+
         if self.transfer.is_some() {
             match cmd {
                 Command::Abor => {
@@ -248,6 +276,10 @@ impl Session {
             }
         }
         if !self.is_logged_in() && !cmd.allowed_before_login() {
+            self.offence(match cmd {
+                Command::Unknown(_) => Offence::GarbageBeforeLogin,
+                _ => Offence::RefusedBeforeLogin,
+            });
             self.ctrl
                 .send(&Reply::new(530, "Please login with USER and PASS."))
                 .await?;
@@ -343,6 +375,12 @@ impl Session {
             );
         }
         self.ctrl.send(&report.reply).await
+    }
+
+    /// Adds to this session's address score (see defender.rs). A ban that follows ends
+    /// this session too when it has not logged in (its pre-login token is cancelled).
+    pub(crate) fn offence(&self, offence: Offence) {
+        self.ctx.defender.record(self.peer.ip(), offence);
     }
 
     pub(crate) fn is_logged_in(&self) -> bool {

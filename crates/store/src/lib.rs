@@ -4,6 +4,7 @@
 //! nodes without a second code path.
 #![forbid(unsafe_code)]
 
+mod bans;
 mod digests;
 mod import;
 mod invites;
@@ -11,6 +12,7 @@ mod password;
 mod quota;
 mod users;
 
+pub use bans::Ban;
 pub use digests::FileIdentity;
 pub use import::{parse_import, ImportFormat, ImportReport, ImportedUser};
 pub use invites::Invite;
@@ -91,6 +93,14 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER,
         created_at INTEGER NOT NULL,
         revoked INTEGER NOT NULL DEFAULT 0
+    )",
+    // Banned client addresses (the defender's verdicts; scores stay in memory).
+    "CREATE TABLE bans (
+        ip TEXT PRIMARY KEY,
+        banned_until INTEGER NOT NULL,
+        offenses INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL
     )",
 ];
 

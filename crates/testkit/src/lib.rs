@@ -252,7 +252,17 @@ pub struct RawFtp {
 
 impl RawFtp {
     pub fn connect(addr: SocketAddr) -> RawFtp {
-        let stream = TcpStream::connect(addr).unwrap();
+        RawFtp::over_stream(TcpStream::connect(addr).unwrap())
+    }
+
+    /// Connects from another loopback address (`127.0.0.2`, ...): a second client host, for
+    /// the defender's per-address rules.
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> RawFtp {
+        RawFtp::over_stream(connect_from(addr, source).unwrap())
+    }
+
+    /// A client over a connection made elsewhere (e.g. by [`connect_from`]); reads the greeting.
+    pub fn over_stream(stream: TcpStream) -> RawFtp {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
@@ -268,6 +278,11 @@ impl RawFtp {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.writer.local_addr().unwrap()
+    }
+
+    /// Like [`RawFtp::send_raw`], for a peer that may have closed: false when it had.
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> bool {
+        self.writer.write_all(bytes).is_ok()
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -390,6 +405,15 @@ impl RawFtp {
             .unwrap();
         matches!(self.reader.read(&mut b), Ok(0) | Err(_))
     }
+}
+
+/// A TCP connection to `addr` from the address `source` (port chosen by the system).
+pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> std::io::Result<TcpStream> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&addr.into(), Duration::from_secs(10))?;
+    Ok(socket.into())
 }
 
 pub fn sha256(data: &[u8]) -> String {

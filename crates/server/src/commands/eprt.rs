@@ -15,6 +15,7 @@ pub(crate) fn handle(s: &mut Session, target: SocketAddr) -> Next {
     s.data = DataPlan::None;
     if !active_target_allowed(target, s.peer.ip()) {
         tracing::warn!(%target, "active data target refused (bounce protection)");
+        s.offence(crate::defender::Offence::Bounce);
         return Reply::new(
             500,
             "Illegal EPRT command: only your own address and ports >= 1024.",

@@ -12,6 +12,7 @@ use ferry_proto::Reply;
 use ferry_vfs::{Home, VirtualPath};
 
 use super::Next;
+use crate::defender::LoginGate;
 use crate::session::{blocking, Account, AuthState, Session};
 
 pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
@@ -22,6 +23,32 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
         AuthState::Fresh => return Reply::new(503, "Login with USER first.").into(),
     };
     let started = Instant::now();
+    let attempt = match s.ctx.defender.begin_login(s.peer.ip(), &name).await {
+        LoginGate::Verify(a) => a,
+        LoginGate::Banned => {
+            return Next::Close(Reply::new(
+                421,
+                "Your address is banned for repeated abuse; try again later.",
+            ))
+        }
+        LoginGate::AccountLocked => {
+            // Not verified: guesses at a locked account cost no password hash. The delay
+            // and the code are those of any failure; the text tells a user behind the same
+            // address why their right password is refused.
+            s.login_failures += 1;
+            s.auth = AuthState::Fresh;
+            tracing::info!(
+                user = name,
+                "login refused: account locked for this address"
+            );
+            tokio::time::sleep_until((started + s.ctx.config.auth_failure_delay()).into()).await;
+            return Reply::new(
+                530,
+                "Too many failed logins at this account from your address; try again later.",
+            )
+            .into();
+        }
+    };
     let user = match s.ctx.store.authenticate(&name, password).await {
         Ok(u) => u,
         Err(e) => {
@@ -34,13 +61,13 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
         s.login_failures += 1;
         s.auth = AuthState::Fresh;
         tracing::info!(user = name, failures = s.login_failures, "login failed");
-        let banned = s.ctx.throttle.record_failure(s.peer.ip());
+        let banned = attempt.failed();
         tokio::time::sleep_until((started + s.ctx.config.auth_failure_delay()).into()).await;
         if banned {
             tracing::warn!(peer = %s.peer, "too many failures: address banned for {} s", s.ctx.config.ban_seconds);
             return Next::Close(Reply::new(
                 421,
-                "Too many failed attempts from your address; try again later.",
+                "Too many failed attempts from your address; banned for a while.",
             ));
         }
         if s.login_failures >= s.ctx.config.max_login_failures {
@@ -51,6 +78,7 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
         }
         return Reply::new(530, "Login incorrect.").into();
     };
+    attempt.succeeded();
     complete_login(s, user, "Login successful.").await
 }
 
@@ -90,5 +118,7 @@ pub(crate) async fn complete_login(
         _permit: permit,
     }));
     s.cwd = VirtualPath::root();
+    // Logged in: no longer counted among the address's connections waiting to log in.
+    s.prelogin = None;
     Reply::new(230, greeting).into()
 }

@@ -55,7 +55,10 @@ fn audit(s: &Session, name: &str, result: &str) {
 fn refuse(s: &mut Session, name: &str, result: &str, reply: Reply) -> Next {
     audit(s, name, result);
     s.auth = AuthState::Fresh;
-    if s.ctx.throttle.record_failure(s.peer.ip()) {
+    if s.ctx
+        .defender
+        .record(s.peer.ip(), crate::defender::Offence::RegistrationFailed)
+    {
         return Next::Close(Reply::new(
             421,
             "Too many failed attempts from your address; try again later.",
