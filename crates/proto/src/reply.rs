@@ -38,20 +38,23 @@ impl Reply {
     /// intermediate lines that could be mistaken for the end (`NNN ` at the start) get a
     /// leading space, as RFC 959 §4.2 recommends. CR and LF inside text (a file name may
     /// contain them) become NUL, as RFC 959 specifies for path names.
+    ///
+    /// The code is always three digits: a reply the client read as `055` re-encodes as `055`,
+    /// not `55` (found by the `reply_reader` fuzz target).
     pub fn encode_into(&self, out: &mut String) {
         let code = self.code;
         let n = self.lines.len();
         if n <= 1 {
-            let _ = write!(out, "{code} ");
+            let _ = write!(out, "{code:03} ");
             push_sanitised(out, self.lines.first().map(String::as_str).unwrap_or(""));
             out.push_str("\r\n");
             return;
         }
         for (i, line) in self.lines.iter().enumerate() {
             if i == 0 {
-                let _ = write!(out, "{code}-");
+                let _ = write!(out, "{code:03}-");
             } else if i == n - 1 {
-                let _ = write!(out, "{code} ");
+                let _ = write!(out, "{code:03} ");
             } else if line.len() >= 3 && line.as_bytes()[..3].iter().all(u8::is_ascii_digit) {
                 out.push(' ');
             }
@@ -211,6 +214,18 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn codes_below_100_keep_three_digits() {
+        let r = ReplyParser::new().push_line("055").unwrap().unwrap();
+        assert_eq!(r.code, 55);
+        assert_eq!(r.encode(), "055 \r\n");
+        assert_eq!(ReplyParser::new().push_line("055 ").unwrap(), Some(r));
+        assert_eq!(
+            Reply::multi(7, vec!["a".into(), "b".into()]).encode(),
+            "007-a\r\n007 b\r\n"
+        );
     }
 
     #[test]
