@@ -567,7 +567,9 @@ impl Session {
                 .map_or(Plan::None, |p| {
                     Plan::Passive(SocketAddr::new([127, 0, 0, 1].into(), p))
                 }),
-            ("PASV" | "EPSV", _) if r.code >= 400 => Plan::None,
+            // Only a listener that could not be opened drops the plan: a parse error (501) or
+            // a refusal before the handler (503, 522) leaves the previous one in place.
+            ("PASV" | "EPSV", 425) => Plan::None,
             ("PORT" | "EPRT", 200) => Plan::Active,
             // The handler itself refused the target (a parse error leaves the plan alone).
             ("PORT" | "EPRT", 500) => Plan::None,
@@ -579,9 +581,14 @@ impl Session {
     fn transfer(&mut self, verb: &str) {
         self.transfers += 1;
         let plan = std::mem::replace(&mut self.plan, Plan::None);
-        let Plan::Passive(addr) = plan else {
+        let addr = match plan {
+            Plan::Passive(addr) => addr,
             // An active plan dials a closed port: the final reply says so.
-            return;
+            Plan::Active => return,
+            Plan::None => panic!(
+                "a transfer opened with no data plan in place; the last lines sent: {:#?}",
+                self.log
+            ),
         };
         let Ok(mut data) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
             return;
@@ -754,7 +761,9 @@ fn a_random_hostile_session_is_answered_line_by_line_and_stays_in_the_home() {
     let mut rng = Rng::new(seed);
     let started = Instant::now();
     let mut done = 0;
+    let mut slowest = Duration::ZERO;
     while done < steps && started.elapsed() < budget {
+        let step_started = Instant::now();
         match rng.below(100) {
             0..=24 => s.data_step(&mut rng),
             25..=84 => s.control_step(&mut rng),
@@ -768,13 +777,16 @@ fn a_random_hostile_session_is_answered_line_by_line_and_stays_in_the_home() {
             "out of step after {done} steps (seed {seed}): {r:?}; last lines: {:#?}",
             s.log
         );
+        slowest = slowest.max(step_started.elapsed());
         done += 1;
     }
     let took = started.elapsed();
     eprintln!(
-        "seed {seed}: {done} steps, {} lines, {} transfers in {took:?}; replies {:?}",
+        "seed {seed}: {done} steps, {} lines, {} transfers in {took:?} (slowest step {slowest:?}); replies {:?}",
         s.lines, s.transfers, s.codes
     );
+    // Every transfer the client connected to completes: none waited out the data timeout.
+    assert!(slowest < Duration::from_secs(20), "a step took {slowest:?}");
     assert!(done >= steps.min(300), "only {done} steps in {took:?}");
     assert!(
         s.transfers >= done / 20,
