@@ -52,13 +52,10 @@ fn honest_clients_get_through_a_small_storm() {
         "no fresh login after the storm: {:?}",
         report.final_login_error
     );
-    // The storm happened: attackers were let in (or refused on purpose), and no guess logged in.
+    // The storm happened: attackers got in (before any ban, which takes their offences), and
+    // no guess logged in.
     let a = &report.attack;
-    assert!(
-        a.greeted + a.refused > 0,
-        "no attacker reached the server: {a:?}"
-    );
-    assert!(a.garbage_lines > 0 && a.long_line_mib > 0, "{a:?}");
+    assert!(a.greeted > 0, "no attacker reached the server: {a:?}");
     for (ip, g) in &report.guesses {
         assert_eq!(g.accepted, 0, "a wrong password from {ip} logged in");
         assert!(

@@ -636,8 +636,19 @@ async fn probe(cfg: Arc<StormConfig>, deadline: Instant) -> (Vec<Duration>, u64)
 }
 
 /// Connects from the attacker address and reads the greeting; counts the outcome.
-async fn attacker_connect(cfg: &StormConfig, shared: &Shared, source: IpAddr) -> Option<Ctl> {
-    match Ctl::open(source, cfg.target, cfg.op_timeout).await {
+async fn attacker_connect(
+    cfg: &StormConfig,
+    shared: &Shared,
+    source: IpAddr,
+    deadline: Instant,
+) -> Option<Ctl> {
+    // A connection still pending at the deadline (a full backlog) is abandoned, not awaited.
+    let open = Ctl::open(source, cfg.target, cfg.op_timeout);
+    let opened = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), open).await;
+    let Ok(opened) = opened else {
+        return None;
+    };
+    match opened {
         Ok((c, g)) if g.code == 220 => {
             shared.greeted.fetch_add(1, Ordering::Relaxed);
             Some(c)
@@ -693,7 +704,8 @@ async fn attacker(
         if Instant::now() >= deadline {
             return;
         }
-        let Some(mut c) = attacker_connect(&cfg, &shared, cfg.attacker_source).await else {
+        let Some(mut c) = attacker_connect(&cfg, &shared, cfg.attacker_source, deadline).await
+        else {
             sleep(cfg.reconnect_backoff).await;
             continue;
         };
@@ -862,7 +874,7 @@ async fn guesser(
         if Instant::now() >= deadline {
             return;
         }
-        let Some(mut c) = attacker_connect(&cfg, &shared, source).await else {
+        let Some(mut c) = attacker_connect(&cfg, &shared, source, deadline).await else {
             shared.guess_refused(source);
             sleep(cfg.reconnect_backoff).await;
             continue;
