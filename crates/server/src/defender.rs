@@ -366,6 +366,13 @@ impl Defender {
         s.hosts.entry(ip).or_insert_with(|| Host::new(now))
     }
 
+    /// Whether a connection from `ip` is refused before anything else is done for it.
+    pub(crate) fn refuses_at_once(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let s = self.lock();
+        s.hosts.get(&ip).is_some_and(|h| h.banned(now)) && !self.allowed(ip)
+    }
+
     #[cfg(test)]
     fn is_banned(&self, ip: IpAddr) -> bool {
         let now = Instant::now();

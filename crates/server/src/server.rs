@@ -239,10 +239,21 @@ async fn accept_loop(
                 continue;
             }
         };
+        // A banned address is turned away here, without a task: in a storm it reconnects
+        // thousands of times a second, and each refusal must cost one write, not a session.
+        if ctx.defender.refuses_at_once(peer.ip().to_canonical()) {
+            let _ = stream.try_write(BANNED_REPLY.as_bytes());
+            // Reset, not closed: a closing server keeps every such socket in TIME_WAIT, and a
+            // banned address reconnecting thousands of times a second fills the table.
+            let _ = rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
+            continue;
+        }
         let ctx = Arc::clone(&ctx);
         tracker.spawn(async move { admit(stream, peer, implicit_tls, ctx).await });
     }
 }
+
+const BANNED_REPLY: &str = "421 Your address is banned for repeated abuse; try again later.\r\n";
 
 async fn admit(
     mut stream: TcpStream,
@@ -255,7 +266,10 @@ async fn admit(
         Ok(p) => p,
         Err(why) => {
             let text = match why {
-                Refusal::Banned => "Your address is banned for repeated abuse; try again later.",
+                Refusal::Banned => {
+                    let _ = stream.write_all(BANNED_REPLY.as_bytes()).await;
+                    return;
+                }
                 Refusal::TooManyPreLogin => {
                     "Too many connections from your address waiting to log in."
                 }

@@ -116,6 +116,9 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A burst (a storm of logins) opens all four, each with its own page cache; they
+            // are closed again once idle, so memory returns to what a quiet server needs.
+            .idle_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await?;
         let store = Store {

@@ -101,6 +101,10 @@ pub struct StormConfig {
     pub ramp: Duration,
     /// Quiet time after the storm before RSS is read as "after".
     pub settle: Duration,
+    /// Honest traffic alone before the storm (then `settle`), so that "before" is also read
+    /// from a server that has served its honest workload once: what the storm leaves is then
+    /// told apart from what any busy minute leaves (buffers, caches). Zero: no warm-up.
+    pub warmup: Duration,
     /// The honest account (used by the honest clients and the probe).
     pub honest_user: (String, String),
     /// An account the attackers own (the PASV hoarders log in with it); None: they send
@@ -139,6 +143,7 @@ impl StormConfig {
             duration: Duration::from_secs(60),
             ramp: Duration::from_secs(2),
             settle: Duration::from_secs(15),
+            warmup: Duration::from_secs(10),
             honest_user: (honest_user.0.to_owned(), honest_user.1.to_owned()),
             attacker_account: None,
             guessed_accounts: vec!["root".into(), "admin".into(), "ftp".into(), "test".into()],
@@ -185,7 +190,10 @@ pub struct ProbeFigures {
 /// The server's resident memory (KiB) and threads, from `/proc/<pid>/status`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RssFigures {
+    /// At start, before any traffic.
     pub before_kib: u64,
+    /// After the honest warm-up and `settle`, before the attackers start (None: no warm-up).
+    pub warm_kib: Option<u64>,
     pub peak_kib: u64,
     /// After the storm and `settle`.
     pub after_kib: u64,
@@ -285,6 +293,15 @@ impl StormReport {
                     mib(r.after_kib),
                     r.after_kib as f64 / r.before_kib.max(1) as f64
                 );
+                if let Some(w) = r.warm_kib {
+                    let _ = writeln!(
+                        s,
+                        "| server RSS after honest warm-up (quiet) / after the storm (quiet) | {:.1} / {:.1} MiB ({:.2}x) |",
+                        mib(w),
+                        mib(r.after_kib),
+                        r.after_kib as f64 / w.max(1) as f64
+                    );
+                }
                 let _ = writeln!(
                     s,
                     "| server threads before / peak / after | {} / {} / {} |",
@@ -889,7 +906,14 @@ async fn guesser(
                     _ => return,
                 }
                 match c.cmd(&format!("PASS wrong-{id}-{attempt}")).await {
-                    Ok(r) if r.code == 530 => {
+                    // A `530` for an account locked for this address, and a `421` from a ban
+                    // decided before the PASS, come without a password verification; a
+                    // `421` that bans after one ("Too many failed attempts") verified it.
+                    Ok(r) if r.code == 530 && r.text().contains("Too many failed logins") => {}
+                    Ok(r)
+                        if r.code == 530
+                            || (r.code == 421 && r.text().contains("Too many failed attempts")) =>
+                    {
                         let at = start.elapsed();
                         shared
                             .verified
@@ -946,15 +970,47 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Runs the storm and returns what was seen. Blocking: it runs its own runtimes (one for the
 /// attackers, one for the honest clients, one thread for the probe, so the probe's latency
 /// is not spent waiting behind thousands of attacker tasks in our own scheduler).
+///
+/// With `warmup`, the honest clients first run alone for that long (their results are not
+/// counted), and the server's memory is read once more after `settle`.
 pub fn run_storm(cfg: StormConfig) -> io::Result<StormReport> {
     if cfg.guesser_sources.is_empty() {
         return Err(err("no guesser source address"));
     }
     let cfg = Arc::new(cfg);
     let shared = Arc::new(Shared::default());
+    let warm_up = |cfg: &Arc<StormConfig>| -> io::Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let uncounted = Arc::new(Shared::default());
+        let until = Instant::now() + cfg.warmup;
+        rt.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for id in 0..cfg.counts.honest {
+                tasks.spawn(honest_client(
+                    Arc::clone(cfg),
+                    Arc::clone(&uncounted),
+                    id,
+                    until,
+                ));
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+        Ok(())
+    };
     let stop_sampling = Arc::new(AtomicBool::new(false));
     let rss_samples: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
     let before = cfg.server_pid.and_then(process_status);
+    let warm = match (cfg.server_pid, cfg.warmup.is_zero()) {
+        (Some(_), false) => {
+            warm_up(&cfg)?;
+            std::thread::sleep(cfg.settle);
+            cfg.server_pid.and_then(process_status)
+        }
+        _ => None,
+    };
     let sampler = cfg.server_pid.map(|pid| {
         let stop = Arc::clone(&stop_sampling);
         let out = Arc::clone(&rss_samples);
@@ -1141,6 +1197,7 @@ pub fn run_storm(cfg: StormConfig) -> io::Result<StormReport> {
             let all = rss_samples.lock().unwrap_or_else(|p| p.into_inner());
             Some(RssFigures {
                 before_kib: b.0,
+                warm_kib: warm.map(|w| w.0),
                 peak_kib: all.iter().map(|s| s.0).chain([b.0, a.0]).max().unwrap_or(0),
                 after_kib: a.0,
                 threads_before: b.1,
