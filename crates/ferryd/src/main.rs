@@ -223,23 +223,13 @@ enum UserCmd {
     },
 }
 
-/// Every login verifies an argon2id hash in 19 MiB of fresh memory. glibc serves such blocks
-/// with mmap and unmaps them when freed, until the first free raises its (dynamic) mmap
-/// threshold: from then on they come from per-thread heaps and stay resident, ~20 MiB per
-/// blocking thread that ever verified a password. Fixing the threshold keeps them on mmap.
-#[allow(unsafe_code)]
-fn return_large_blocks_to_the_os() {
-    // SAFETY: mallopt only tunes the allocator; it is called once, before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-    }
-}
-
 /// jemalloc, because glibc kept what a storm of connections had freed: 1,300 held sessions
 /// allocate from every worker's arena, and after they close glibc returns only the top of
 /// each heap, so RSS stayed at 7x its start (67 MiB for 9.6, scripts/storm) until a
 /// `malloc_trim`. jemalloc's background thread returns freed pages once they have been
-/// unused for [`DIRTY_DECAY_MS`], without the allocating threads doing anything.
+/// unused for [`DIRTY_DECAY_MS`], without the allocating threads doing anything; that covers
+/// the 19 MiB each argon2id verification allocates too (glibc needed a fixed mmap threshold
+/// to give those back).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -266,7 +256,6 @@ fn return_freed_pages_to_the_os() {
 }
 
 fn main() -> Result<()> {
-    return_large_blocks_to_the_os();
     return_freed_pages_to_the_os();
     let cli = Cli::parse();
     // Each plain transfer runs on a blocking thread (ferry-server, transfer.rs): allow as many
