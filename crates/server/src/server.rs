@@ -242,10 +242,9 @@ async fn accept_loop(
         // A banned address is turned away here, without a task: in a storm it reconnects
         // thousands of times a second, and each refusal must cost one write, not a session.
         if ctx.defender.refuses_at_once(peer.ip().to_canonical()) {
+            // Closed, not reset: a reset can destroy the 421 before the client reads it, and
+            // a user behind a banned address must be told why.
             let _ = stream.try_write(BANNED_REPLY.as_bytes());
-            // Reset, not closed: a closing server keeps every such socket in TIME_WAIT, and a
-            // banned address reconnecting thousands of times a second fills the table.
-            let _ = rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
             continue;
         }
         let ctx = Arc::clone(&ctx);
