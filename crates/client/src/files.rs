@@ -224,10 +224,7 @@ impl Client {
             // The name comes from the remote path, which for mget is the server's listing.
             let name = base_name(remote);
             if let Err(why) = crate::names::check_local_name(name) {
-                return Err(Error::UnsafeName {
-                    name: crate::names::printable(remote).into_owned(),
-                    why: why.reason(),
-                });
+                return Err(why.error(remote));
             }
             local.join(name)
         } else {
@@ -777,11 +774,7 @@ impl Client {
                 let r = join(&rdir, &e.name);
                 if let Err(why) = crate::names::check_local_name(&e.name) {
                     let shown = crate::names::printable(&r).into_owned();
-                    let err = Error::UnsafeName {
-                        name: shown.clone(),
-                        why: why.reason(),
-                    };
-                    fail(&mut out, shown, err);
+                    fail(&mut out, shown, why.error(&r));
                     continue;
                 }
                 let l = ldir.join(&e.name);

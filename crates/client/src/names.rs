@@ -26,6 +26,14 @@ pub enum UnsafeName {
 }
 
 impl UnsafeName {
+    /// The error for `name` (a remote path or name, shown escaped).
+    pub fn error(self, name: &str) -> crate::Error {
+        crate::Error::UnsafeName {
+            name: printable(name).into_owned(),
+            why: self.reason(),
+        }
+    }
+
     pub fn reason(self) -> &'static str {
         match self {
             UnsafeName::Empty => "an empty name",
@@ -62,10 +70,7 @@ pub fn check_local_name(name: &str) -> Result<(), UnsafeName> {
 /// to create in the current directory: for names the server chose (an `mget` match).
 pub fn local_name_of(remote: &str) -> crate::Result<std::path::PathBuf> {
     let name = remote.rsplit('/').next().unwrap_or(remote);
-    check_local_name(name).map_err(|why| crate::Error::UnsafeName {
-        name: printable(remote).into_owned(),
-        why: why.reason(),
-    })?;
+    check_local_name(name).map_err(|why| why.error(remote))?;
     Ok(std::path::PathBuf::from(name))
 }
 

@@ -36,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerConfig;
 
+/// What a banned address is told, at connect, at PASS and when its sessions are closed.
+pub(crate) const BANNED_TEXT: &str = "Your address is banned for repeated abuse; try again later.";
+
 /// What an address did wrong, and what it costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offence {
@@ -271,6 +274,10 @@ impl LoginAttempt {
     /// The password was wrong (or the account unknown): true when this failure got the
     /// address banned.
     pub(crate) fn failed(mut self) -> bool {
+        self.settle_as_failure()
+    }
+
+    fn settle_as_failure(&mut self) -> bool {
         self.settled = true;
         let now = Instant::now();
         let d = Arc::clone(&self.defender);
@@ -306,14 +313,7 @@ impl Drop for LoginAttempt {
     /// a client must not be able to reset its score by hanging up mid-guess.
     fn drop(&mut self) {
         if !self.settled {
-            let a = LoginAttempt {
-                defender: Arc::clone(&self.defender),
-                ip: self.ip,
-                account: std::mem::take(&mut self.account),
-                settled: false,
-            };
-            self.settled = true;
-            let _ = a.failed();
+            self.settle_as_failure();
         }
     }
 }

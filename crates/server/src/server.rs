@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{ServerConfig, TlsMode};
 use crate::control::{accept_tls, ControlStream, TcpControlStream};
-use crate::defender::{Defender, DefenderSettings, Refusal};
+use crate::defender::{Defender, DefenderSettings, Refusal, BANNED_TEXT};
 use crate::limits::{ConnectionLimiter, LimitExceeded, UserSessions};
 use crate::metrics::ServerMetrics;
 use crate::quota::UnlimitedUsage;
@@ -252,7 +252,9 @@ async fn accept_loop(
     }
 }
 
-const BANNED_REPLY: &str = "421 Your address is banned for repeated abuse; try again later.\r\n";
+/// Encoded once: written for every refused connection of a banned address.
+static BANNED_REPLY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Reply::new(421, BANNED_TEXT).encode());
 
 async fn admit(
     mut stream: TcpStream,
@@ -263,16 +265,12 @@ async fn admit(
     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let prelogin = match ctx.defender.admit(peer.ip()) {
         Ok(p) => p,
-        Err(why) => {
-            let text = match why {
-                Refusal::Banned => {
-                    let _ = stream.write_all(BANNED_REPLY.as_bytes()).await;
-                    return;
-                }
-                Refusal::TooManyPreLogin => {
-                    "Too many connections from your address waiting to log in."
-                }
-            };
+        Err(Refusal::Banned) => {
+            let _ = stream.write_all(BANNED_REPLY.as_bytes()).await;
+            return;
+        }
+        Err(Refusal::TooManyPreLogin) => {
+            let text = "Too many connections from your address waiting to log in.";
             let _ = stream
                 .write_all(Reply::new(421, text).encode().as_bytes())
                 .await;

@@ -196,8 +196,9 @@ impl Session {
                     return Ok(text.into());
                 }
                 Event::Kicked => {
-                    let text = "Your address is banned for repeated abuse; closing.";
-                    self.ctrl.send(&Reply::new(421, text)).await?;
+                    self.ctrl
+                        .send(&Reply::new(421, crate::defender::BANNED_TEXT))
+                        .await?;
                     return Ok("address banned".into());
                 }
                 Event::Shutdown => {

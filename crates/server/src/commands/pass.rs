@@ -12,7 +12,7 @@ use ferry_proto::Reply;
 use ferry_vfs::{Home, VirtualPath};
 
 use super::Next;
-use crate::defender::LoginGate;
+use crate::defender::{LoginGate, BANNED_TEXT};
 use crate::session::{blocking, Account, AuthState, Session};
 
 pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
@@ -25,12 +25,7 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
     let started = Instant::now();
     let attempt = match s.ctx.defender.begin_login(s.peer.ip(), &name).await {
         LoginGate::Verify(a) => a,
-        LoginGate::Banned => {
-            return Next::Close(Reply::new(
-                421,
-                "Your address is banned for repeated abuse; try again later.",
-            ))
-        }
+        LoginGate::Banned => return Next::Close(Reply::new(421, BANNED_TEXT)),
         LoginGate::AccountLocked => {
             // Not verified: guesses at a locked account cost no password hash. The delay
             // and the code are those of any failure; the text tells a user behind the same
@@ -64,7 +59,7 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
         let banned = attempt.failed();
         tokio::time::sleep_until((started + s.ctx.config.auth_failure_delay()).into()).await;
         if banned {
-            tracing::warn!(peer = %s.peer, "too many failures: address banned for {} s", s.ctx.config.ban_seconds);
+            tracing::warn!(peer = %s.peer, "too many failures: address banned");
             return Next::Close(Reply::new(
                 421,
                 "Too many failed attempts from your address; banned for a while.",
