@@ -208,6 +208,15 @@ impl Client {
                 let ctx = self.tls_context()?;
                 ctrl = ctrl.upgrade(&ctx).await?;
                 self.tls_active = true;
+                self.remember_tls();
+            } else if let Some(file) = self.spoke_tls_before() {
+                return Err(Error::Tls(format!(
+                    "{authority} spoke TLS before (recorded in {file}), but now does not offer                      it (AUTH TLS: {code} {text}). Someone between you and the server may be                      stripping TLS, so the password is not sent in clear. If the server really                      stopped offering TLS, run with --tls off, or remove the line for                      {authority} from {file}",
+                    authority = self.authority,
+                    file = file.display(),
+                    code = r.code,
+                    text = r.lines.join(" ").trim()
+                )));
             } else if mode == TlsMode::Require {
                 return Err(Error::Tls(format!(
                     "{} does not offer TLS (AUTH TLS: {} {}), and --tls require forbids plain FTP",
@@ -219,6 +228,27 @@ impl Client {
         }
         self.ctrl = Some(ctrl);
         Ok(())
+    }
+
+    /// Records in known_hosts that the server spoke TLS (HSTS-like; see [`crate::tls`]). Not
+    /// under `--insecure`, whose handshake proves nothing about who answered. A file that
+    /// cannot be written costs the protection, not the session (the binary checks and says so).
+    fn remember_tls(&self) {
+        if self.opts.tls.insecure {
+            return;
+        }
+        if let Some(file) = &self.opts.tls.known_hosts {
+            let _ = crate::tls::remember_tls(file, &self.authority);
+        }
+    }
+
+    /// The known_hosts file that says this server spoke TLS before, if it does.
+    fn spoke_tls_before(&self) -> Option<&std::path::Path> {
+        self.opts
+            .tls
+            .known_hosts
+            .as_deref()
+            .filter(|f| crate::tls::spoke_tls_before(f, &self.authority))
     }
 
     /// Whether the control connection is encrypted.

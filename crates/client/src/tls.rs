@@ -11,6 +11,11 @@
 //!    [`CertProblem::Unknown`], carrying the SHA-256 fingerprint so the user can check and pin
 //!    it (trust on first use).
 //!
+//! Downgrade: a host that once spoke TLS (a pin, or a [`TLS_SEEN`] line in `known_hosts`) is
+//! refused in plain FTP under [`TlsMode::Auto`], as a browser refuses plain HTTP to an HSTS
+//! host: an attacker in the middle can strip `AUTH TLS` from the server's answers, and the
+//! password would then travel in clear. Only [`TlsMode::Off`] connects in clear to it.
+//!
 //! One [`TlsContext`] (one rustls `ClientConfig`, so one session cache) serves the control
 //! connection and every data connection to the same server, so data connections resume the
 //! control connection's TLS session (servers with `require_ssl_reuse` or Ferry's
@@ -40,7 +45,8 @@ use crate::stream::NetStream;
 /// Whether to use TLS on an `ftp://` connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsMode {
-    /// `AUTH TLS` when the server accepts it, plaintext otherwise.
+    /// `AUTH TLS` when the server accepts it, plaintext otherwise, except to a host that
+    /// spoke TLS before (see the module documentation).
     #[default]
     Auto,
     /// `AUTH TLS` or fail: never send the password in clear.
@@ -190,20 +196,56 @@ pub fn known_hosts_path() -> Option<PathBuf> {
     Some(base.join("ferry").join("known_hosts"))
 }
 
-/// The fingerprint pinned for `authority` (`host:port`) in a known_hosts file: one
-/// `host:port FINGERPRINT` per line, `#` comments.
-pub fn lookup_pin(file: &Path, authority: &str) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
+/// The entries of a known_hosts file: one `host:port VALUE` per line, `#` comments, where
+/// VALUE is a pinned fingerprint or [`TLS_SEEN`].
+fn known_host_entries(file: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Vec::new();
+    };
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once(char::is_whitespace))
-        .find(|(host, _)| host.eq_ignore_ascii_case(authority))
-        .and_then(|(_, fp)| normalize_fingerprint(fp))
+        .map(|(host, value)| (host.to_owned(), value.trim().to_owned()))
+        .collect()
 }
 
-/// Pins `fingerprint` for `authority`, replacing any earlier pin for it.
+/// The value of a known_hosts line for a host that spoke TLS with a certificate the system's
+/// roots (or `--ca-file`) verified: nothing to pin, but plaintext is refused from then on,
+/// as HSTS does. A pinned fingerprint says the same.
+pub const TLS_SEEN: &str = "tls";
+
+/// The fingerprint pinned for `authority` (`host:port`) in a known_hosts file.
+pub fn lookup_pin(file: &Path, authority: &str) -> Option<String> {
+    known_host_entries(file)
+        .into_iter()
+        .filter(|(host, _)| host.eq_ignore_ascii_case(authority))
+        .find_map(|(_, value)| normalize_fingerprint(&value))
+}
+
+/// Whether `authority` spoke TLS before: it has a pin, or a [`TLS_SEEN`] line.
+pub fn spoke_tls_before(file: &Path, authority: &str) -> bool {
+    known_host_entries(file)
+        .iter()
+        .any(|(host, _)| host.eq_ignore_ascii_case(authority))
+}
+
+/// Records that `authority` spoke TLS, unless the file already knows it (a pin says so too).
+pub fn remember_tls(file: &Path, authority: &str) -> io::Result<()> {
+    if spoke_tls_before(file, authority) {
+        return Ok(());
+    }
+    rewrite_entry(file, authority, TLS_SEEN)
+}
+
+/// Pins `fingerprint` for `authority`, replacing any earlier line for it.
 pub fn pin(file: &Path, authority: &str, fingerprint: &str) -> io::Result<()> {
+    rewrite_entry(file, authority, fingerprint)
+}
+
+/// Replaces the lines of `authority` by `authority value`, atomically (a reader never sees
+/// half a file, and a crash leaves the old one).
+fn rewrite_entry(file: &Path, authority: &str, value: &str) -> io::Result<()> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -221,7 +263,7 @@ pub fn pin(file: &Path, authority: &str, fingerprint: &str) -> io::Result<()> {
         out.push_str(line);
         out.push('\n');
     }
-    out.push_str(&format!("{authority} {fingerprint}\n"));
+    out.push_str(&format!("{authority} {value}\n"));
     let tmp = file.with_extension("tmp");
     {
         let mut f = std::fs::File::create(&tmp)?;
@@ -548,5 +590,23 @@ mod tests {
         assert_eq!(lookup_pin(&file, "other:990"), Some(b));
         let text = std::fs::read_to_string(&file).expect("read");
         assert_eq!(text.lines().count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_host_that_spoke_tls_is_remembered_and_a_pin_counts_as_such() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("known_hosts");
+        assert!(!spoke_tls_before(&file, "h:21"));
+        remember_tls(&file, "h:21").expect("remember");
+        assert!(spoke_tls_before(&file, "H:21"));
+        assert_eq!(lookup_pin(&file, "h:21"), None);
+        assert!(!spoke_tls_before(&file, "h:2121"));
+        // Pinning replaces the marker; remembering again keeps the pin.
+        let fp = fingerprint(b"a");
+        pin(&file, "h:21", &fp).expect("pin");
+        remember_tls(&file, "h:21").expect("remember");
+        assert_eq!(lookup_pin(&file, "h:21"), Some(fp.clone()));
+        let text = std::fs::read_to_string(&file).expect("read");
+        assert_eq!(text, format!("h:21 {fp}\n"));
     }
 }

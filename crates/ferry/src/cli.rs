@@ -26,7 +26,9 @@ Examples:
 
 TLS (FTPS): with --tls auto (the default) ferry sends AUTH TLS and encrypts the session and
 every data connection (PBSZ 0, PROT P) when the server accepts, and stays plain FTP when it
-does not; --tls require refuses plain FTP; ftps:// URLs use implicit TLS. Certificates are
+does not, except to a host:port that spoke TLS before (remembered in known_hosts, as HSTS
+does): that one is refused in clear unless --tls off is given, since an attacker in the middle
+can hide the offer. --tls require refuses plain FTP; ftps:// URLs use implicit TLS. Certificates are
 checked against the system's roots, or only against --ca-file. A certificate that cannot be
 verified (a self-signed one) is shown by its SHA-256 fingerprint: compare it with the
 server's (`ferryd tls show`), then accept it at the prompt or pass --trust-fingerprint, and
@@ -52,7 +54,8 @@ Exit status:
   1  other error           5  over quota or disk full (552/452)
   2  usage error           6  integrity check failed (digests differ)
   3  login failed          7  network error or timeout, or no trusted TLS (certificate not
-                              trusted or changed, --tls require without TLS on the server)
+                              trusted or changed, no TLS from a server that spoke it before or
+                              under --tls require)
 SITE EXEC exits 1 when the remote command does not exit with 0.";
 
 #[derive(Debug, Parser)]

@@ -171,6 +171,18 @@ pub async fn connect_as(
             }
         }
     }
+    if client.is_tls() && !g.insecure && !url.implicit_tls {
+        if let Some(file) = &opts.tls.known_hosts {
+            if !tls::spoke_tls_before(file, &url.authority()) {
+                errln!(
+                    "ferry: warning: could not record in {} that {} speaks TLS: a later \
+                     downgrade to plain FTP would not be noticed",
+                    file.display(),
+                    url.authority()
+                );
+            }
+        }
+    }
     if !client.is_tls() && !g.quiet && g.tls != crate::cli::Tls::Off {
         errln!(
             "ferry: note: {} does not offer TLS; this session (password included) is not encrypted",

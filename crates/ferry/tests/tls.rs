@@ -81,8 +81,66 @@ fn verified_certificate_get_and_put_over_explicit_and_implicit_tls() {
         assert!(r.stdout.contains("SHA-256 verified"), "{r:?}");
         assert_eq!(sha256_file(&env.path(&back)), sha256(&data));
     }
-    // A verified certificate is not pinned: nothing to remember.
-    assert!(!known_hosts(&env).exists());
+    // A verified certificate is not pinned, but the host is remembered as speaking TLS
+    // (explicit TLS only: an ftps:// URL never falls back anyway).
+    let pins = std::fs::read_to_string(known_hosts(&env)).unwrap();
+    assert_eq!(pins, format!("127.0.0.1:{} tls\n", srv.port()));
+}
+
+#[test]
+fn a_host_that_spoke_tls_is_refused_in_plain_ftp_unless_tls_off() {
+    // Two hosts that spoke TLS: one verified by --ca-file (remembered as `tls`), one pinned.
+    let verified = tls_server(TlsMode::Optional, None);
+    let pinned = tls_server(TlsMode::Optional, None);
+    let env = Env::new();
+    let ca = verified.tls_cert_path();
+    env.run(&[
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "ls",
+        &format!("ftp://alice:secret@{}/", verified.addr),
+    ])
+    .ok();
+    env.run(&[
+        "--trust-fingerprint",
+        &fingerprint(&pinned),
+        "ls",
+        &format!("ftp://alice:secret@{}/", pinned.addr),
+    ])
+    .ok();
+    // The same addresses now answer without TLS, as when someone in the middle strips the
+    // AUTH TLS offer: refused before the password is sent, with why and what to do.
+    let addrs = [verified.addr, pinned.addr];
+    drop((verified, pinned));
+    for addr in addrs {
+        let plain = TestServer::builder()
+            .user(ALICE.0, ALICE.1)
+            .listen(addr)
+            .config(|c| c.tls = Some(TlsMode::Off))
+            .start();
+        std::fs::write(plain.home("alice").join("f.txt"), b"clear").unwrap();
+        let url = format!("ftp://alice:secret@{addr}/");
+        let r = env.run(&["ls", &url]);
+        assert_eq!(r.code, 7, "{r:?}");
+        assert!(r.stderr.contains("spoke TLS before"), "{r:?}");
+        assert!(r.stderr.contains("--tls off"), "{r:?}");
+        assert!(!r.stdout.contains("f.txt"), "{r:?}");
+        // The shell refuses too.
+        let r = env.run_script(&[&url], "ls\n");
+        assert_ne!(r.code, 0, "{r:?}");
+        assert!(!r.stdout.contains("f.txt"), "{r:?}");
+        // --tls off is the user saying plain FTP is meant.
+        let r = env.run(&["--tls", "off", "ls", &url]).ok();
+        assert!(r.stdout.contains("f.txt"), "{r:?}");
+        // And saying it once does not forget the host.
+        assert_eq!(env.run(&["ls", &url]).code, 7);
+    }
+    // A host never seen with TLS still falls back, with the note.
+    let other = TestServer::start();
+    let r = env
+        .run(&["ls", &format!("ftp://alice:secret@{}/", other.addr)])
+        .ok();
+    assert!(r.stderr.contains("not encrypted"), "{r:?}");
 }
 
 #[test]
