@@ -221,3 +221,51 @@ fn site_exec_kills_on_timeout_and_caps_output() {
     assert!(text.len() < 3000, "{}", text.len());
     c.expect("NOOP", 200);
 }
+
+/// The `[site_exec]` section of ferry.toml.example, uncommented.
+fn example_site_exec() -> ferry_server::ServerConfig {
+    let example = include_str!("../../../ferry.toml.example");
+    let start = example.find("# [site_exec]").unwrap();
+    let section: String = example[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.contains(" = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    ferry_server::ServerConfig::from_toml_and_env(&section, Vec::new()).unwrap()
+}
+
+#[test]
+fn site_exec_refuses_options_where_the_pattern_does_not_start_with_a_dash() {
+    let example = example_site_exec();
+    let ping = example.site_exec.commands.get("ping").unwrap().clone();
+    assert_eq!(ping.argv.last().map(String::as_str), Some("--"), "{ping:?}");
+    let srv = TestServer::builder()
+        .user(ALICE.0, ALICE.1)
+        .config(move |c| {
+            // The example's patterns and users, with echo for ping (not installed
+            // everywhere, and a test must not ping): the output shows the argv it would run.
+            let mut cmd = ping.clone();
+            cmd.argv[0] = "echo".into();
+            c.site_exec.commands.insert("ping".into(), cmd);
+            let mut opt = ping;
+            opt.argv = vec!["echo".into()];
+            opt.args = vec!["-[a-z]".into()];
+            c.site_exec.commands.insert("opt".into(), opt);
+        })
+        .start();
+    let mut c = srv.login(ALICE);
+    // The flood, the huge packet and the fast interval of issue 19: all match
+    // [a-z0-9.-]{1,253}, all are options.
+    for flood in ["-f", "-s65000", "-i0.2", "--flood", "-"] {
+        let r = c.expect(&format!("SITE EXEC ping {flood}"), 550);
+        assert!(r.text().contains("options are not allowed"), "{r:?}");
+    }
+    // A host name is fine, and lands after "--".
+    let r = c.expect("SITE EXEC ping example.org", 200);
+    assert_eq!(r.lines[1], " -c 3 -- example.org", "{r:?}");
+    // A pattern starting with "-" allows an option on purpose, still matched whole.
+    assert_eq!(c.expect("SITE EXEC opt -v", 200).lines[1], " -v");
+    c.expect("SITE EXEC opt -vv", 550);
+}

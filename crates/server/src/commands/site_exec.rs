@@ -1,6 +1,8 @@
 //! SITE EXEC <name> [args] (Ferry's own; off unless the admin lists commands): runs an
 //! admin-listed command (see exec.rs). Unknown names, users not allowed and arguments that do
-//! not match their pattern all get `550`; the output comes back as a multi-line `200`, each
+//! not match their pattern all get `550`; so does an argument starting with `-` whose pattern
+//! does not itself start with `-`, because a pattern such as `[a-z0-9.-]+` written for host
+//! names also matches `-f` (flood ping): options must be allowed on purpose. The output comes back as a multi-line `200`, each
 //! line prefixed, the exit code last.
 
 use ferry_proto::Reply;
@@ -59,6 +61,13 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
         .into();
     }
     for (value, pattern) in args.iter().zip(&cmd.args) {
+        if value.starts_with('-') && !pattern.starts_with('-') {
+            return Reply::new(
+                550,
+                format!("Argument {value:?} refused for {name}: options are not allowed here."),
+            )
+            .into();
+        }
         let ok = regex::Regex::new(&format!("^(?:{pattern})$"))
             .map(|re| re.is_match(value))
             .unwrap_or(false);
