@@ -421,6 +421,7 @@ fn raise_fd_limit() {
 }
 
 async fn serve(config: ServerConfig) -> Result<()> {
+    config.check().map_err(anyhow::Error::msg)?;
     raise_fd_limit();
     let store = open_store(&config).await?;
     std::fs::create_dir_all(config.homes_dir())?;

@@ -1265,3 +1265,25 @@ fn bans_survive_a_restart_and_ferryd_ban_edits_them_live() {
     );
     env.fails(&["ban", "add", "not-an-address"], None);
 }
+
+#[test]
+fn open_registration_with_unlimited_default_quota_refuses_to_start_unless_allowed() {
+    let env = Env::new();
+    env.write_config("registration = \"open\"\n");
+    let err = env.serve_fails(&[]);
+    assert!(
+        err.contains("default_quota") && err.contains("registration_allow_unlimited"),
+        "{err}"
+    );
+    // A quota (here from the environment) makes it safe.
+    let mut srv = env.serve(&[], &[("FERRY_DEFAULT_QUOTA", "100MiB")]);
+    srv.terminate();
+    // So does saying unlimited is meant.
+    env.write_config("registration = \"open\"\nregistration_allow_unlimited = true\n");
+    let mut srv = env.serve(&[], &[]);
+    srv.terminate();
+    // Invitations give their own quota: no refusal.
+    env.write_config("registration = \"invite\"\n");
+    let mut srv = env.serve(&[], &[]);
+    srv.terminate();
+}

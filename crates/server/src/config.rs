@@ -202,6 +202,9 @@ pub struct ServerConfig {
     pub registration: RegistrationMode,
     /// Allow registration over a plaintext control connection even when TLS is available.
     pub registration_allow_plaintext: bool,
+    /// Allow `registration = "open"` with an unlimited `default_quota` (anyone on the
+    /// internet may then fill the disk); without it, that combination refuses to start.
+    pub registration_allow_unlimited: bool,
     /// The defender's score at which an address is banned (0: addresses are never banned).
     /// Each failed login or registration adds 1, as do other offences (see defender.rs); the
     /// score drains by this much every `ban_window` seconds.
@@ -276,6 +279,7 @@ impl Default for ServerConfig {
             tls_handshake_timeout: 10,
             registration: RegistrationMode::Off,
             registration_allow_plaintext: false,
+            registration_allow_unlimited: false,
             ban_after_failures: 20,
             ban_window: 60,
             ban_seconds: 300,
@@ -315,6 +319,7 @@ pub const KEYS: &[&str] = &[
     "tls_handshake_timeout",
     "registration",
     "registration_allow_plaintext",
+    "registration_allow_unlimited",
     "ban_after_failures",
     "ban_window",
     "ban_seconds",
@@ -360,6 +365,23 @@ impl ServerConfig {
             table.insert(key, value);
         }
         table.try_into().map_err(|e: toml::de::Error| e.to_string())
+    }
+
+    /// Refuses combinations of settings that are unsafe together, with what to change.
+    pub fn check(&self) -> Result<(), String> {
+        if self.registration == RegistrationMode::Open
+            && self.default_quota.is_none()
+            && !self.registration_allow_unlimited
+        {
+            return Err(
+                "registration = \"open\" with an unlimited default_quota lets anyone \
+                 create an account with unlimited disk space: set default_quota (e.g. \
+                 default_quota = \"100MiB\", or FERRY_DEFAULT_QUOTA), or set \
+                 registration_allow_unlimited = true if that is what you want"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 
     pub fn idle_timeout(&self) -> Duration {
