@@ -430,11 +430,13 @@ async fn serve(config: ServerConfig) -> Result<()> {
         tracing::warn!("no users yet: add one with `ferryd user add NAME`");
     }
     let data_dir = config.data_dir.clone();
+    let (tls, tls_why) = config.tls_mode_reason();
+    let tls = format!("{tls:?}").to_ascii_lowercase();
     let server = Server::bind(config, store).await?;
     if let Some(reloader) = server.tls_reloader() {
         tokio::spawn(reload_on_sighup(reloader));
     }
-    tracing::info!(data_dir = %data_dir.display(), users, addrs = ?server.local_addrs(), "ferryd {} started", env!("CARGO_PKG_VERSION"));
+    tracing::info!(data_dir = %data_dir.display(), users, addrs = ?server.local_addrs(), tls, tls_why, "ferryd {} started", env!("CARGO_PKG_VERSION"));
     server.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -1287,3 +1287,27 @@ fn open_registration_with_unlimited_default_quota_refuses_to_start_unless_allowe
     let mut srv = env.serve(&[], &[]);
     srv.terminate();
 }
+
+#[test]
+fn startup_log_says_the_effective_tls_mode_and_why() {
+    let env = Env::new();
+    let mut srv = env.serve(&[], &[]);
+    srv.terminate();
+    let log = srv.log();
+    assert!(log.contains("tls=\"off\""), "{log}");
+    assert!(log.contains("no certificate"), "{log}");
+    // One run with --tls optional generates a certificate...
+    let mut srv = env.serve(&["--tls", "optional"], &[]);
+    srv.terminate();
+    assert!(srv.log().contains("tls=\"optional\""), "{}", srv.log());
+    assert!(srv.log().contains("configured"), "{}", srv.log());
+    // ...which turns TLS on for every later run: the log says so, and how to undo it.
+    let mut srv = env.serve(&[], &[]);
+    srv.terminate();
+    let log = srv.log();
+    assert!(log.contains("tls=\"optional\""), "{log}");
+    assert!(
+        log.contains("earlier run") && log.contains("tls = 'off'"),
+        "{log}"
+    );
+}

@@ -396,6 +396,29 @@ impl ServerConfig {
     pub fn auth_failure_delay(&self) -> Duration {
         Duration::from_millis(self.auth_failure_delay_ms)
     }
+    /// The TLS policy in effect and why, for the startup log: one run with `--tls optional`
+    /// leaves a certificate that turns TLS on for every later run, which an operator should
+    /// not have to guess.
+    pub fn tls_mode_reason(&self) -> (TlsMode, String) {
+        let mode = self.tls_mode();
+        let generated = self.data_dir.join("tls").join("cert.pem");
+        let why = if self.tls.is_some() {
+            "configured (tls)".to_owned()
+        } else if self.tls_cert.is_some() {
+            "tls_cert is configured".to_owned()
+        } else if generated.exists() {
+            format!(
+                "certificate found from an earlier run ({}); set tls = 'off' to turn TLS off",
+                generated.display()
+            )
+        } else if self.implicit_tls_listen.is_some() {
+            "implicit_tls_listen is configured".to_owned()
+        } else {
+            "tls is not set and there is no certificate".to_owned()
+        };
+        (mode, why)
+    }
+
     /// The TLS policy in effect (see [`ServerConfig::tls`]).
     pub fn tls_mode(&self) -> TlsMode {
         self.tls.unwrap_or_else(|| {
