@@ -279,6 +279,9 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
             init_logging(&log)?;
+            for w in ferry_server::config::unknown_env_warnings(std::env::vars()) {
+                tracing::warn!("{w}");
+            }
             apply_serve_args(&mut config, args);
             serve(config).await
         }

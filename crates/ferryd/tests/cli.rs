@@ -1311,3 +1311,22 @@ fn startup_log_says_the_effective_tls_mode_and_why() {
         "{log}"
     );
 }
+
+#[test]
+fn config_typos_are_an_error_in_the_file_and_a_warning_in_the_environment() {
+    let env = Env::new();
+    env.write_config("idle_timout = 5\n");
+    let err = env.serve_fails(&[]);
+    assert!(
+        err.contains("unknown key `idle_timout`") && err.contains("`idle_timeout`"),
+        "{err}"
+    );
+    env.write_config("idle_timeout = 5\n");
+    let mut srv = env.serve(&[], &[("FERRY_MAX_CONECTIONS", "5")]);
+    srv.terminate();
+    let log = srv.log();
+    assert!(
+        log.contains("FERRY_MAX_CONECTIONS") && log.contains("did you mean FERRY_MAX_CONNECTIONS"),
+        "{log}"
+    );
+}

@@ -331,6 +331,69 @@ pub const KEYS: &[&str] = &[
     "default_quota",
 ];
 
+/// `FERRY_*` variables read by ferryd, the ferry client or the test suite that are not keys
+/// of ferry.toml.
+pub const OTHER_ENV: &[&str] = &[
+    "FERRY_CONFIG",
+    "FERRY_LOG",
+    "FERRY_PASSWORD",
+    "FERRY_ALLOW_MISSING_TOOLS",
+    "FERRY_ROBUSTNESS_SEED",
+    "FERRY_ROBUSTNESS_STEPS",
+];
+
+/// The known key closest to a misspelt one (edit distance at most a third of its length,
+/// at least 2), for "did you mean" hints.
+pub fn nearest_key(unknown: &str) -> Option<&'static str> {
+    let limit = (unknown.len() / 3).max(2);
+    KEYS.iter()
+        .chain(&["site_exec"])
+        .map(|k| (edit_distance(unknown, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn did_you_mean(key: &str) -> String {
+    nearest_key(key)
+        .map(|k| format!("; did you mean `{k}`?"))
+        .unwrap_or_default()
+}
+
+/// The `FERRY_*` variables in `env` that set no key, each with a warning naming the nearest
+/// key: a misspelt variable would otherwise be ignored in silence.
+pub fn unknown_env_warnings(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    env.into_iter()
+        .filter_map(|(name, _)| {
+            let key = name.strip_prefix("FERRY_")?.to_ascii_lowercase();
+            if KEYS.contains(&key.as_str()) || OTHER_ENV.contains(&name.as_str()) {
+                return None;
+            }
+            let hint = nearest_key(&key)
+                .map(|k| format!("; did you mean FERRY_{}?", k.to_ascii_uppercase()))
+                .unwrap_or_default();
+            Some(format!(
+                "environment variable {name} is not a setting and is ignored{hint}"
+            ))
+        })
+        .collect()
+}
+
 impl ServerConfig {
     /// Parses a configuration file's text, then applies `FERRY_<KEY>` environment overrides
     /// (`env` yields the variables; values are TOML when they parse as TOML, else strings, and
@@ -340,6 +403,12 @@ impl ServerConfig {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<ServerConfig, String> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(key) = table
+            .keys()
+            .find(|k| !KEYS.contains(&k.as_str()) && *k != "site_exec")
+        {
+            return Err(format!("unknown key `{key}`{}", did_you_mean(key)));
+        }
         for (name, raw) in env {
             let Some(key) = name.strip_prefix("FERRY_").map(str::to_ascii_lowercase) else {
                 continue;
@@ -487,6 +556,30 @@ mod tests {
                 example.contains(&format!("# {key} =")),
                 "ferry.toml.example does not document {key}"
             );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_and_unknown_variables_warnings_naming_the_nearest_key() {
+        let e = ServerConfig::from_toml_and_env("idle_timout = 5", Vec::new()).unwrap_err();
+        assert!(
+            e.contains("`idle_timout`") && e.contains("`idle_timeout`"),
+            "{e}"
+        );
+        let e = ServerConfig::from_toml_and_env("zzzzzzzz = 1", Vec::new()).unwrap_err();
+        assert!(
+            e.contains("`zzzzzzzz`") && !e.contains("did you mean"),
+            "{e}"
+        );
+        let e = ServerConfig::from_toml_and_env("[site_exec]\nmax_concurent = 2", Vec::new())
+            .unwrap_err();
+        assert!(e.contains("max_concurent"), "{e}");
+        let env = |n: &str| vec![(n.to_owned(), "1".to_owned())];
+        let w = unknown_env_warnings(env("FERRY_IDLE_TIMOUT"));
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("FERRY_IDLE_TIMEOUT"), "{w:?}");
+        for fine in ["FERRY_IDLE_TIMEOUT", "FERRY_LOG", "FERRY_CONFIG", "HOME"] {
+            assert!(unknown_env_warnings(env(fine)).is_empty(), "{fine}");
         }
     }
 
