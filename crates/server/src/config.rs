@@ -91,6 +91,44 @@ impl FromStr for SessionReuse {
     }
 }
 
+/// `tls_min_version = "1.2" | "1.3"`: the oldest TLS version accepted (rustls offers none
+/// older than 1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    V1_2,
+    V1_3,
+}
+
+impl FromStr for TlsVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "1.2" => Ok(TlsVersion::V1_2),
+            "1.3" => Ok(TlsVersion::V1_3),
+            _ => Err(format!(
+                "tls_min_version must be \"1.2\" or \"1.3\", not {s:?}"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A string in ferry.toml; FERRY_TLS_MIN_VERSION=1.3 arrives as a TOML float.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Num(f64),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Num(n) => format!("{n:.1}"),
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// `registration = off | invite | open`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -196,6 +234,8 @@ pub struct ServerConfig {
     /// A listener where TLS starts immediately (implicit FTPS, conventionally port 990).
     pub implicit_tls_listen: Option<SocketAddr>,
     pub tls_session_reuse: SessionReuse,
+    /// The oldest TLS version a client may use (control and data connections).
+    pub tls_min_version: TlsVersion,
     /// Seconds a TLS handshake may take.
     pub tls_handshake_timeout: u64,
     /// Self-registration over FTP (`SITE REGISTER`).
@@ -276,6 +316,7 @@ impl Default for ServerConfig {
             tls_key: None,
             implicit_tls_listen: None,
             tls_session_reuse: SessionReuse::Off,
+            tls_min_version: TlsVersion::V1_2,
             tls_handshake_timeout: 10,
             registration: RegistrationMode::Off,
             registration_allow_plaintext: false,
@@ -316,6 +357,7 @@ pub const KEYS: &[&str] = &[
     "tls_key",
     "implicit_tls_listen",
     "tls_session_reuse",
+    "tls_min_version",
     "tls_handshake_timeout",
     "registration",
     "registration_allow_plaintext",
@@ -535,6 +577,7 @@ mod tests {
                 "127.0.0.1:2121, [::1]:2121".to_owned(),
             ),
             ("FERRY_TLS".to_owned(), "required".to_owned()),
+            ("FERRY_TLS_MIN_VERSION".to_owned(), "1.3".to_owned()),
             ("FERRY_DEFAULT_QUOTA".to_owned(), "10MiB".to_owned()),
             ("FERRY_PASSWORD".to_owned(), "not a config key".to_owned()),
         ];
@@ -545,6 +588,7 @@ mod tests {
         assert_eq!(c.idle_timeout, 7);
         assert_eq!(c.listen.len(), 2);
         assert_eq!(c.tls, Some(TlsMode::Required));
+        assert_eq!(c.tls_min_version, TlsVersion::V1_3);
         assert_eq!(c.default_quota, Some(10 << 20));
         let bad =
             ServerConfig::from_toml_and_env("", vec![("FERRY_IDLE_TIMEOUT".into(), "soon".into())]);

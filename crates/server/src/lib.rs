@@ -22,6 +22,7 @@ mod transfer;
 
 pub use config::{
     ExecCommand, PortRange, RegistrationMode, ServerConfig, SessionReuse, SiteExecConfig, TlsMode,
+    TlsVersion,
 };
 pub use metrics::ServerMetrics;
 pub use quota::rescan_usage;

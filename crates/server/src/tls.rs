@@ -1,5 +1,5 @@
 //! TLS for control and data connections (RFC 4217), on rustls with the ring provider, TLS 1.2
-//! and 1.3 only.
+//! and 1.3 only (1.3 only with `tls_min_version = "1.3"`).
 //!
 //! Certificates come from `tls_cert`/`tls_key`, or are generated once (rcgen) under
 //! `<data-dir>/tls/`. They are checked at startup (readable, key matches, not expired) and can
@@ -24,7 +24,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::Digest;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TlsVersion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -53,6 +53,10 @@ pub struct CertInfo {
     pub not_after: String,
     pub expired: bool,
 }
+
+const BOTH_VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+const ONLY_TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -235,7 +239,10 @@ impl Tls {
             current: RwLock::new(Arc::new(key)),
         });
         let mut base = RustlsConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .with_protocol_versions(match config.tls_min_version {
+                TlsVersion::V1_2 => BOTH_VERSIONS,
+                TlsVersion::V1_3 => ONLY_TLS13,
+            })
             .map_err(|e| TlsError::Other(e.to_string()))?
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);

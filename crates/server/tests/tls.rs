@@ -489,3 +489,50 @@ fn certificate_problems_stop_startup_with_the_file_named() {
     let garbage = bind_error(base(&dir.join("garbage.pem"), &dir.join("one.key")));
     assert!(garbage.contains("garbage.pem"), "{garbage}");
 }
+
+/// Handshakes on the implicit port with Python's ssl capped at `max` (e.g. "TLSv1_2");
+/// prints the version agreed or "refused".
+const TLS_VERSION_PROBE: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.maximum_version = ssl.TLSVersion[sys.argv[2]]
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+try:
+    print(ctx.wrap_socket(s).version())
+except ssl.SSLError as e:
+    print("refused", e)
+"#;
+
+#[test]
+fn tls_min_version_refuses_older_clients() {
+    if !require("python3") {
+        return;
+    }
+    let probe = |srv: &TestServer, max: &str| {
+        let out = run_python(
+            TLS_VERSION_PROBE,
+            &[
+                srv.implicit_tls_addr.unwrap().port().to_string(),
+                max.into(),
+            ],
+        );
+        assert_ok(&out, "python ssl probe");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // The default takes 1.2 and 1.3.
+    let default = tls_server(TlsMode::Optional);
+    assert_eq!(probe(&default, "TLSv1_2"), "TLSv1.2");
+    assert_eq!(probe(&default, "TLSv1_3"), "TLSv1.3");
+    let strict = TestServer::builder()
+        .user(ALICE.0, ALICE.1)
+        .config(|c| {
+            c.tls = Some(TlsMode::Optional);
+            c.implicit_tls_listen = Some("127.0.0.1:0".parse().unwrap());
+            c.tls_min_version = ferry_server::TlsVersion::V1_3;
+        })
+        .start();
+    assert!(probe(&strict, "TLSv1_2").starts_with("refused"));
+    assert_eq!(probe(&strict, "TLSv1_3"), "TLSv1.3");
+}
