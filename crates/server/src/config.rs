@@ -236,6 +236,9 @@ pub struct ServerConfig {
     pub tls_session_reuse: SessionReuse,
     /// The oldest TLS version a client may use (control and data connections).
     pub tls_min_version: TlsVersion,
+    /// Cipher suites offered, by rustls name, in order of preference (empty: rustls' safe
+    /// default set).
+    pub tls_cipher_suites: Vec<String>,
     /// Seconds a TLS handshake may take.
     pub tls_handshake_timeout: u64,
     /// Self-registration over FTP (`SITE REGISTER`).
@@ -317,6 +320,7 @@ impl Default for ServerConfig {
             implicit_tls_listen: None,
             tls_session_reuse: SessionReuse::Off,
             tls_min_version: TlsVersion::V1_2,
+            tls_cipher_suites: Vec::new(),
             tls_handshake_timeout: 10,
             registration: RegistrationMode::Off,
             registration_allow_plaintext: false,
@@ -358,6 +362,7 @@ pub const KEYS: &[&str] = &[
     "implicit_tls_listen",
     "tls_session_reuse",
     "tls_min_version",
+    "tls_cipher_suites",
     "tls_handshake_timeout",
     "registration",
     "registration_allow_plaintext",
@@ -458,7 +463,7 @@ impl ServerConfig {
             if !KEYS.contains(&key.as_str()) {
                 continue;
             }
-            let value = if key == "listen" || key == "ban_allow" {
+            let value = if key == "listen" || key == "ban_allow" || key == "tls_cipher_suites" {
                 toml::Value::Array(
                     raw.split(',')
                         .map(|a| toml::Value::String(a.trim().to_owned()))

@@ -62,6 +62,37 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The name of a cipher suite as `tls_cipher_suites` takes it (rustls' names, e.g.
+/// `TLS13_AES_256_GCM_SHA384`).
+fn suite_name(s: &rustls::SupportedCipherSuite) -> String {
+    format!("{:?}", s.suite())
+}
+
+/// The provider restricted to `tls_cipher_suites`, in the operator's order; only suites of
+/// rustls' own (safe) set can be named, so no configuration can enable a weak one.
+fn chosen_provider(config: &ServerConfig) -> Result<Arc<CryptoProvider>, TlsError> {
+    let mut p = rustls::crypto::ring::default_provider();
+    if config.tls_cipher_suites.is_empty() {
+        return Ok(Arc::new(p));
+    }
+    let all = std::mem::take(&mut p.cipher_suites);
+    for wanted in &config.tls_cipher_suites {
+        match all
+            .iter()
+            .find(|s| suite_name(s).eq_ignore_ascii_case(wanted.trim()))
+        {
+            Some(s) => p.cipher_suites.push(*s),
+            None => {
+                return Err(TlsError::Other(format!(
+                    "tls_cipher_suites: unknown cipher suite {wanted:?}; the choice is {}",
+                    all.iter().map(suite_name).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        }
+    }
+    Ok(Arc::new(p))
+}
+
 /// The certificate files the configuration names, or the generated pair's location.
 pub fn cert_files(config: &ServerConfig) -> CertFiles {
     match (&config.tls_cert, &config.tls_key) {
@@ -238,7 +269,7 @@ impl Tls {
         let resolver = Arc::new(ReloadableCert {
             current: RwLock::new(Arc::new(key)),
         });
-        let mut base = RustlsConfig::builder_with_provider(provider())
+        let mut base = RustlsConfig::builder_with_provider(chosen_provider(config)?)
             .with_protocol_versions(match config.tls_min_version {
                 TlsVersion::V1_2 => BOTH_VERSIONS,
                 TlsVersion::V1_3 => ONLY_TLS13,

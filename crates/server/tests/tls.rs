@@ -536,3 +536,49 @@ fn tls_min_version_refuses_older_clients() {
     assert!(probe(&strict, "TLSv1_2").starts_with("refused"));
     assert_eq!(probe(&strict, "TLSv1_3"), "TLSv1.3");
 }
+
+#[test]
+fn tls_cipher_suites_restrict_the_choice_and_unknown_names_stop_startup() {
+    if !require("python3") {
+        return;
+    }
+    // Python prefers AES-256 in TLS 1.3; a server offering only AES-128 gets AES-128.
+    let probe = TLS_VERSION_PROBE.replace(".version())", ".cipher()[0])");
+    let srv = TestServer::builder()
+        .user(ALICE.0, ALICE.1)
+        .config(|c| {
+            c.tls = Some(TlsMode::Optional);
+            c.implicit_tls_listen = Some("127.0.0.1:0".parse().unwrap());
+            c.tls_cipher_suites = vec!["TLS13_AES_128_GCM_SHA256".into()];
+        })
+        .start();
+    let port = srv.implicit_tls_addr.unwrap().port().to_string();
+    let out = run_python(&probe, &[port, "TLSv1_3".into()]);
+    assert_ok(&out, "python ssl probe");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "TLS_AES_128_GCM_SHA256"
+    );
+    // The default set gives Python its first choice.
+    let default = tls_server(TlsMode::Optional);
+    let port = default.implicit_tls_addr.unwrap().port().to_string();
+    let out = run_python(&probe, &[port, "TLSv1_3".into()]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "TLS_AES_256_GCM_SHA384"
+    );
+    // A weak or misspelt suite cannot be named.
+    let dir = tempfile::tempdir().unwrap();
+    let config = ferry_server::ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: Some(TlsMode::Optional),
+        tls_cipher_suites: vec!["TLS_RSA_WITH_RC4_128_SHA".into()],
+        ..Default::default()
+    };
+    let e = bind_error(config);
+    assert!(
+        e.contains("TLS_RSA_WITH_RC4_128_SHA") && e.contains("TLS13_AES_256_GCM_SHA384"),
+        "{e}"
+    );
+}
