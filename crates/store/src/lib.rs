@@ -20,7 +20,7 @@ pub use password::{hash_password, needs_rehash, scheme_of, PasswordVerifier, Sch
 pub use quota::QuotaUsage;
 pub use users::{validate_username, NewUser, User, UserUpdate};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +43,80 @@ pub enum StoreError {
     BadUsername(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// The database could not be opened or brought up to date. Carries the file so that the
+    /// operator sees which one, however deep in the stack the failure happened.
+    #[error("cannot open the database {}: {reason}", path.display())]
+    Open { path: PathBuf, reason: String },
+}
+
+// SQLite's primary result codes (the low byte of an extended code) that need telling apart.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_CORRUPT: i32 = 11;
+const SQLITE_FULL: i32 = 13;
+const SQLITE_CANTOPEN: i32 = 14;
+const SQLITE_NOTADB: i32 = 26;
+// Linux errno values; sqlx reports file errors of its own as plain io errors.
+const ENOSPC: i32 = 28;
+const EDQUOT: i32 = 122;
+
+/// The primary SQLite result code of a database error, if it is one.
+fn sqlite_primary_code(e: &sqlx::Error) -> Option<i32> {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff),
+        _ => None,
+    }
+}
+
+impl StoreError {
+    /// True when the write failed because the disk (or the user's disk quota) is full: the
+    /// server then answers 452 and keeps running instead of treating it as a broken store.
+    pub fn is_disk_full(&self) -> bool {
+        let StoreError::Db(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(io) => {
+                io.kind() == std::io::ErrorKind::StorageFull
+                    || matches!(io.raw_os_error(), Some(ENOSPC | EDQUOT))
+            }
+            _ => sqlite_primary_code(e) == Some(SQLITE_FULL),
+        }
+    }
+
+    fn open(path: &Path, e: StoreError) -> StoreError {
+        let reason = match &e {
+            StoreError::Db(db) => open_reason(db),
+            other => other.to_string(),
+        };
+        StoreError::Open {
+            path: path.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// SQLite's own message for a failure at open, plus what it most likely means: "database is
+/// locked" alone does not tell an operator that another process is the cause.
+fn open_reason(e: &sqlx::Error) -> String {
+    let sqlx::Error::Database(d) = e else {
+        return e.to_string();
+    };
+    let hint = match sqlite_primary_code(e) {
+        Some(SQLITE_BUSY) => " (another process holds a lock on it)",
+        Some(SQLITE_NOTADB) => " (the file is not an SQLite database, or is damaged)",
+        Some(SQLITE_CORRUPT) => " (the file is damaged)",
+        Some(SQLITE_CANTOPEN) => {
+            " (check that its directory exists and that the file is readable and writable)"
+        }
+        Some(SQLITE_READONLY) => " (the file or its directory is not writable)",
+        Some(SQLITE_FULL) => " (the disk is full)",
+        _ => "",
+    };
+    format!("{}{hint}", d.message())
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -106,13 +180,29 @@ const MIGRATIONS: &[&str] = &[
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to date.
+    ///
+    /// Journal mode WAL with `synchronous = FULL`: under WAL, NORMAL fsyncs only at checkpoints,
+    /// so an OS crash or power cut may lose the last committed transactions, and with them
+    /// ledger changes the server already acted on (an upload it answered 226 for, a journal row
+    /// it relies on to clean up after a crash). FULL fsyncs the WAL on every commit, so what
+    /// was committed survives power loss.
+    ///
+    /// Any failure (unreadable, not a database, locked by another process) is
+    /// [`StoreError::Open`], naming the file.
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
+        Self::try_open_sqlite(path)
+            .await
+            .map_err(|e| StoreError::open(path, e))
+    }
+
+    async fn try_open_sqlite(path: &Path) -> Result<Store> {
         let opts = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            // The admin CLI may write while the server runs: wait for the lock instead of failing.
+            .synchronous(SqliteSynchronous::Full)
+            // The admin CLI may write while the server runs: wait for the lock instead of
+            // failing, but not forever, so that a lock held for good is reported at start.
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -125,7 +215,10 @@ impl Store {
             pool,
             verifier: Arc::new(PasswordVerifier::new()),
         };
-        store.migrate().await?;
+        if let Err(e) = store.migrate().await {
+            store.close().await;
+            return Err(e);
+        }
         Ok(store)
     }
 
@@ -134,6 +227,13 @@ impl Store {
             .execute(&self.pool)
             .await?;
         let mut tx = self.pool.begin().await?;
+        // Take the write lock before reading the version (a no-op UPDATE does, in SQLite and
+        // PostgreSQL alike): two processes opening a fresh database at once then migrate one
+        // after the other instead of both applying the same migration, and a database that
+        // another process keeps locked is reported here, at open, naming the file.
+        sqlx::query("UPDATE schema_version SET version = version WHERE version < 0")
+            .execute(&mut *tx)
+            .await?;
         let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
             .fetch_one(&mut *tx)
             .await?;
@@ -159,5 +259,61 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Store, StoreError};
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_database_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.db");
+        std::fs::write(&path, [0x5a_u8; 4096]).unwrap();
+        let Err(e) = Store::open_sqlite(&path).await else {
+            panic!("a garbage file opened as a database");
+        };
+        assert!(
+            matches!(&e, StoreError::Open { path: p, .. } if *p == path),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("not a database"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn disk_full_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("full.db"))
+            .await
+            .unwrap();
+        // A database capped at its current size is what a full disk looks like to SQLite.
+        let mut conn = store.pool().acquire().await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let err = sqlx::query(
+            "INSERT INTO digests (dev, ino, algo, size, mtime_ns, ctime_ns, hex)
+             VALUES (1, 1, 'sha256', 0, 0, 0, ?)",
+        )
+        .bind("f".repeat(1 << 20))
+        .execute(&mut *conn)
+        .await
+        .unwrap_err();
+        let err = StoreError::from(err);
+        assert!(err.is_disk_full(), "{err:?}");
+
+        let io = |code| StoreError::Db(sqlx::Error::Io(std::io::Error::from_raw_os_error(code)));
+        assert!(io(28).is_disk_full(), "ENOSPC");
+        assert!(io(122).is_disk_full(), "EDQUOT");
+        assert!(!io(13).is_disk_full(), "EACCES");
+        assert!(!StoreError::UserExists("x".into()).is_disk_full());
     }
 }
