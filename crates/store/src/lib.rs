@@ -10,6 +10,7 @@ mod import;
 mod invites;
 mod password;
 mod quota;
+mod uploads;
 mod users;
 
 pub use bans::Ban;
@@ -18,6 +19,7 @@ pub use import::{parse_import, ImportFormat, ImportReport, ImportedUser};
 pub use invites::Invite;
 pub use password::{hash_password, needs_rehash, scheme_of, PasswordVerifier, Scheme};
 pub use quota::QuotaUsage;
+pub use uploads::{JournaledUpload, UploadRecord};
 pub use users::{validate_username, NewUser, User, UserUpdate};
 
 use std::path::{Path, PathBuf};
@@ -47,6 +49,8 @@ pub enum StoreError {
     /// operator sees which one, however deep in the stack the failure happened.
     #[error("cannot open the database {}: {reason}", path.display())]
     Open { path: PathBuf, reason: String },
+    #[error("no such upload in the journal: {0}")]
+    NoSuchUpload(i64),
 }
 
 // SQLite's primary result codes (the low byte of an extended code) that need telling apart.
@@ -176,6 +180,23 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT NOT NULL,
         created_at INTEGER NOT NULL
     )",
+    // The upload journal: one row per upload in flight, so that a node restarting after a
+    // crash can finish or undo each one and release what it had reserved (see uploads.rs).
+    "CREATE TABLE uploads (
+        id INTEGER PRIMARY KEY,
+        node TEXT NOT NULL,
+        user_id INTEGER NOT NULL,
+        home TEXT NOT NULL,
+        target TEXT NOT NULL,
+        temp TEXT,
+        base_bytes INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        reserved INTEGER NOT NULL DEFAULT 0,
+        started_at INTEGER NOT NULL
+    )",
+    // A node at start reads only its own rows.
+    "CREATE INDEX uploads_node ON uploads (node)",
 ];
 
 impl Store {
