@@ -6,6 +6,7 @@ mod ban;
 use std::io::{BufRead, IsTerminal};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -257,16 +258,38 @@ fn return_freed_pages_to_the_os() {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     return_freed_pages_to_the_os();
     let cli = Cli::parse();
     // Each plain transfer runs on a blocking thread (ferry-server, transfer.rs): allow as many
     // as there may be transfers, not tokio's default of 512.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(8192)
         .enable_all()
-        .build()?;
-    runtime.block_on(run(cli))
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error and its causes as returning it from `main` would, but without the
+/// backtrace anyhow adds whenever RUST_BACKTRACE is set: an operator needs to know which file
+/// is wrong and why, not where in ferryd the error was passed on.
+fn report(e: &anyhow::Error) {
+    eprintln!("Error: {e}");
+    let mut causes = e.chain().skip(1).peekable();
+    if causes.peek().is_some() {
+        eprintln!("\nCaused by:");
+        for cause in causes {
+            eprintln!("    {cause}");
+        }
+    }
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -407,10 +430,8 @@ fn init_logging(filter: &str) -> Result<()> {
 async fn open_store(config: &ServerConfig) -> Result<Store> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let db = config.database_path();
-    Store::open_sqlite(&db)
-        .await
-        .with_context(|| format!("opening {}", db.display()))
+    // The store's open error already names the file and says what is wrong with it.
+    Ok(Store::open_sqlite(&config.database_path()).await?)
 }
 
 /// Many sessions need many descriptors: lift the soft limit to the hard one.

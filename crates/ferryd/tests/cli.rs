@@ -1330,3 +1330,101 @@ fn config_typos_are_an_error_in_the_file_and_a_warning_in_the_environment() {
         "{log}"
     );
 }
+
+/// A process the test started, killed when dropped (also when an assertion fails first).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_garbage_database_is_an_error_naming_the_file() {
+    let env = Env::new();
+    let db = env.data().join("ferry.db");
+    let garbage: Vec<u8> = b"not SQLite, just bytes "
+        .iter()
+        .copied()
+        .cycle()
+        .take(4096)
+        .collect();
+    std::fs::write(&db, garbage).unwrap();
+    let db = db.display().to_string();
+    for err in [env.fails(&["user", "list"], None), env.serve_fails(&[])] {
+        assert!(
+            err.contains(&format!("cannot open the database {db}"))
+                && err.contains("not a database"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("acktrace"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_database_locked_by_another_process_stops_serve_naming_the_file() {
+    if !ferry_testkit::require("python3") {
+        return;
+    }
+    let env = Env::new();
+    env.list(); // creates the database
+    let db = env.data().join("ferry.db");
+    // Holds the write lock until killed; says so once it has it.
+    let script = "import sqlite3, sys, time\n\
+                  c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                  c.execute('BEGIN EXCLUSIVE')\n\
+                  print('locked', flush=True)\n\
+                  time.sleep(600)\n";
+    let mut locker = KillOnDrop(
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(&db)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(locker.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "locked",
+        "python3 could not lock {}",
+        db.display()
+    );
+
+    let (out_path, err_path) = env.output_files();
+    let started = Instant::now();
+    let mut serve = KillOnDrop(
+        env.command(&["serve", "--listen", "127.0.0.1:0"], &[])
+            .stdin(Stdio::null())
+            .stdout(File::create(&out_path).unwrap())
+            .stderr(File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let status = wait_timeout(&mut serve.0, Duration::from_secs(30));
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    let Some(status) = status else {
+        panic!("ferryd serve did not stop within 30 s on a locked database:\n{err}");
+    };
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains(&format!("cannot open the database {}", db.display()))
+            && err.contains("locked")
+            && err.contains("another process"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("acktrace"),
+        "{err}"
+    );
+    eprintln!("refused after {:?}", started.elapsed());
+}
