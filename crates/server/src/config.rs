@@ -91,6 +91,31 @@ impl FromStr for SessionReuse {
     }
 }
 
+/// `upload_mode`: how a `STOR` of a whole file reaches its name (SFTPGo's `upload_mode`
+/// 0/1/2). Resumed uploads (`REST n` + `STOR`, `APPE`) always write in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UploadMode {
+    /// Written to a hidden staging file and renamed over the target when complete; an
+    /// interrupted upload's fragment becomes the target, so clients can resume it.
+    AtomicResume,
+    /// As `atomic-resume`, but an interrupted upload is discarded: the target only ever
+    /// holds a complete upload.
+    Atomic,
+    /// Written straight into the target (truncated first), as classic FTP servers do.
+    InPlace,
+}
+
+impl UploadMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            UploadMode::AtomicResume => "atomic-resume",
+            UploadMode::Atomic => "atomic",
+            UploadMode::InPlace => "in-place",
+        }
+    }
+}
+
 /// `tls_min_version = "1.2" | "1.3"`: the oldest TLS version accepted (rustls offers none
 /// older than 1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -224,6 +249,14 @@ pub struct ServerConfig {
     pub hash_workers: usize,
     /// Compute SHA-256 while files are uploaded, so HASH answers without reading them.
     pub hash_uploads: bool,
+    /// How uploads reach their target (see [`UploadMode`]).
+    pub upload_mode: UploadMode,
+    /// fsync an upload's data (and its directory after the rename) before `226`, so a
+    /// completed upload survives a power cut.
+    pub fsync_uploads: bool,
+    /// This server's name in the shared store (journaled uploads, reservations); unique per
+    /// node when several share one database. Default: the host name.
+    pub node_id: Option<String>,
     /// TLS policy; unset means `optional` once a certificate exists (configured, or generated
     /// earlier), else `off`.
     pub tls: Option<TlsMode>,
@@ -314,6 +347,9 @@ impl Default for ServerConfig {
             hash_max_size: 64 << 30,
             hash_workers: 2,
             hash_uploads: true,
+            upload_mode: UploadMode::AtomicResume,
+            fsync_uploads: true,
+            node_id: None,
             tls: None,
             tls_cert: None,
             tls_key: None,
@@ -356,6 +392,9 @@ pub const KEYS: &[&str] = &[
     "hash_max_size",
     "hash_workers",
     "hash_uploads",
+    "upload_mode",
+    "fsync_uploads",
+    "node_id",
     "tls",
     "tls_cert",
     "tls_key",
@@ -469,6 +508,8 @@ impl ServerConfig {
                         .map(|a| toml::Value::String(a.trim().to_owned()))
                         .collect(),
                 )
+            } else if key == "node_id" {
+                toml::Value::String(raw.clone())
             } else {
                 match toml::from_str::<toml::Table>(&format!("v = {raw}"))
                     .ok()
@@ -498,6 +539,18 @@ impl ServerConfig {
             );
         }
         Ok(())
+    }
+
+    /// This node's name in the store: `node_id`, else the host name.
+    pub fn node_id(&self) -> String {
+        if let Some(id) = self.node_id.as_deref().filter(|s| !s.trim().is_empty()) {
+            return id.trim().to_owned();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "ferryd".to_owned())
     }
 
     pub fn idle_timeout(&self) -> Duration {

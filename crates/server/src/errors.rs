@@ -26,6 +26,9 @@ pub(crate) fn fs_error_reply(e: &io::Error) -> Reply {
         }
         None => {}
     }
+    if crate::upload::is_fs_quota(e) {
+        return Reply::new(552, "Exceeded storage allocation (file system quota).");
+    }
     use io::ErrorKind::*;
     match e.kind() {
         AlreadyExists => Reply::new(550, "File or directory already exists."),
@@ -39,4 +42,16 @@ pub(crate) fn fs_error_reply(e: &io::Error) -> Reply {
 /// A path argument the resolver rejects (a NUL byte, or longer than PATH_MAX).
 pub(crate) fn bad_path_reply() -> Reply {
     Reply::new(553, "File name not allowed.")
+}
+
+/// The store (the quota ledger) refused a write: `452` when its disk is full, else `451`.
+/// Nothing was changed either way (each ledger step is one transaction).
+pub(crate) fn store_error_reply(e: &ferry_store::StoreError) -> Reply {
+    if e.is_disk_full() {
+        tracing::error!(error = %e, "the store's disk is full");
+        Reply::new(452, "Insufficient storage space on the server's disk.")
+    } else {
+        tracing::error!(error = %e, "quota ledger unavailable");
+        Reply::new(451, "Local error in processing: quota ledger unavailable.")
+    }
 }

@@ -15,10 +15,12 @@ mod limits;
 mod listing;
 mod metrics;
 mod quota;
+mod recovery;
 mod server;
 mod session;
 pub mod tls;
 mod transfer;
+mod upload;
 
 pub use config::{
     ExecCommand, PortRange, RegistrationMode, ServerConfig, SessionReuse, SiteExecConfig, TlsMode,

@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_store::{Store, StoreError};
+use ferry_store::{Store, StoreError, UploadRecord};
 use ferry_vfs::Home;
+
+use crate::upload::Conclusion;
 
 const FIRST_CHUNK: u64 = 1 << 20;
 const MAX_CHUNK: u64 = 8 << 20;
@@ -28,6 +30,8 @@ pub(crate) struct UnlimitedUsage {
     store: Store,
     limits: Mutex<HashMap<i64, (bool, Instant)>>,
     pending: Mutex<HashMap<i64, (i64, i64)>>,
+    /// Journal rows of their finished uploads, deleted with the next flush.
+    finished: Mutex<Vec<i64>>,
 }
 
 impl UnlimitedUsage {
@@ -39,6 +43,7 @@ impl UnlimitedUsage {
             store,
             limits: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
+            finished: Mutex::new(Vec::new()),
         })
     }
 
@@ -74,37 +79,67 @@ impl UnlimitedUsage {
         e.1 += files;
     }
 
-    /// Writes the pending sums (of one user, or of all).
+    /// A journaled upload of an unlimited user ended: its row goes with the next flush.
+    fn finished(&self, upload_id: i64) {
+        self.finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(upload_id);
+    }
+
+    /// Writes the pending sums (of one user, or of all) and deletes the journal rows of
+    /// finished uploads, in one transaction. What the store refuses (its disk is full) stays
+    /// pending for the next flush.
     pub(crate) async fn flush(&self, only: Option<i64>) {
-        let batch: Vec<(i64, (i64, i64))> = {
+        let batch: Vec<(i64, i64, i64)> = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             match only {
                 Some(id) => pending
                     .remove(&id)
-                    .map(|d| vec![(id, d)])
+                    .map(|(b, f)| vec![(id, b, f)])
                     .unwrap_or_default(),
-                None => pending.drain().collect(),
+                None => pending.drain().map(|(id, (b, f))| (id, b, f)).collect(),
             }
         };
-        for (user_id, (bytes, files)) in batch {
-            if let Err(e) = self.store.add_usage(user_id, bytes, files).await {
-                tracing::error!(error = %e, user_id, "usage not recorded; run `ferryd quota rescan`");
+        let finished: Vec<i64> =
+            std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() && finished.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.flush_unlimited(&batch, &finished).await {
+            tracing::error!(error = %e, "usage not recorded yet; retrying");
+            for (user_id, bytes, files) in batch {
+                self.add(user_id, bytes, files);
             }
+            self.finished
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(finished);
         }
     }
 }
 
-/// The ledger entry of one running upload.
+/// The ledger entry of one running upload, and its row in the store's upload journal (what
+/// crash recovery resolves at the next start; see `recovery.rs`).
 pub(crate) struct UploadQuota {
     store: Store,
     /// Set for users without limits: usage goes to this accumulator at the end, nothing is
     /// reserved (see [`UnlimitedUsage`]).
     unlimited: Option<Arc<UnlimitedUsage>>,
     freed: u64,
-    created: bool,
+    /// The start counted a new file.
+    counted_file: bool,
+    /// The upload writes a staging file (dropped unconcluded, it is removed).
+    staged: bool,
     user_id: i64,
     /// A byte quota applied when the upload began (unlimited uploads only settle at the end).
     limited: bool,
+    /// See [`crate::upload::Placement::allowance`].
+    allowance: u64,
+    /// The journal row; `None` until written (an unlimited user's upload is journaled only
+    /// once it outlives its first read, see [`UploadQuota::journal`]).
+    upload_id: Option<i64>,
+    record: UploadRecord,
     /// Reserved in the store for this upload and not yet committed as used.
     held: u64,
     /// Written since the last commit (a part of `held`).
@@ -115,40 +150,74 @@ pub(crate) struct UploadQuota {
     settled: bool,
 }
 
+/// What an upload changes in the ledger when it starts.
+pub(crate) struct UploadStart {
+    pub user_id: i64,
+    /// Bytes of an existing file the open discarded.
+    pub freed: u64,
+    /// The upload's target did not exist: it counts as a new file.
+    pub counted_file: bool,
+    pub staged: bool,
+    pub allowance: u64,
+    pub record: UploadRecord,
+}
+
 impl UploadQuota {
-    /// Starts accounting for an upload that created a file (`created`) or discarded `freed`
-    /// bytes of an existing one. `None` when the file quota does not allow a new file.
+    /// Starts accounting for an upload. `None` when the file quota does not allow a new file.
     pub(crate) async fn begin(
         store: &Store,
         unlimited_usage: &Arc<UnlimitedUsage>,
-        user_id: i64,
-        freed: u64,
-        created: bool,
+        start: UploadStart,
     ) -> Result<Option<UploadQuota>, StoreError> {
-        let unlimited = unlimited_usage.is_unlimited(user_id).await?;
-        let limited = if unlimited {
-            false
+        let unlimited = unlimited_usage.is_unlimited(start.user_id).await?;
+        let (limited, upload_id) = if unlimited {
+            (false, None)
         } else {
             // Exact from here on: first write what was summed while the user had no limits.
-            unlimited_usage.flush(Some(user_id)).await;
-            let Some(limited) = store.begin_upload(user_id, freed, created).await? else {
+            unlimited_usage.flush(Some(start.user_id)).await;
+            let Some((id, limited)) = store
+                .begin_journaled_upload(
+                    start.user_id,
+                    start.freed,
+                    start.counted_file,
+                    &start.record,
+                )
+                .await?
+            else {
                 return Ok(None);
             };
-            limited
+            (limited, Some(id))
         };
         Ok(Some(UploadQuota {
             store: store.clone(),
             unlimited: unlimited.then(|| Arc::clone(unlimited_usage)),
-            freed,
-            created,
-            user_id,
+            freed: start.freed,
+            counted_file: start.counted_file,
+            staged: start.staged,
+            user_id: start.user_id,
             limited,
+            allowance: start.allowance,
+            upload_id,
+            record: start.record,
             held: 0,
             uncommitted: 0,
             written: 0,
             next_chunk: FIRST_CHUNK,
             settled: false,
         }))
+    }
+
+    /// Journals an unlimited user's upload that did not arrive whole at once, so a crash
+    /// while it runs is resolved at the next start. (Small uploads finish within one write
+    /// and are never journaled: that saves two database commits per file.)
+    pub(crate) async fn journal(&mut self) {
+        if self.upload_id.is_some() {
+            return;
+        }
+        match self.store.journal_upload(&self.record).await {
+            Ok(id) => self.upload_id = Some(id),
+            Err(e) => tracing::warn!(error = %e, "upload not journaled"),
+        }
     }
 
     /// How many of the next `n` bytes may be written: `n`, or less once the quota is reached.
@@ -162,36 +231,38 @@ impl UploadQuota {
         }
         let missing = n - free;
         for want in [missing.max(self.next_chunk), missing] {
-            if self
-                .store
-                .reserve(self.user_id, self.uncommitted, want)
-                .await?
-            {
-                self.committed_and_reserved(want);
+            if self.reserve(want).await? {
                 self.next_chunk = (self.next_chunk * 2).min(MAX_CHUNK);
                 return Ok(n);
             }
         }
         // Not even `missing` fits: take exactly what is left, if anything.
         let left = match self.store.quota_usage(self.user_id).await? {
-            Some(u) => u.available_bytes().unwrap_or(missing),
+            Some(u) => u
+                .available_bytes()
+                .map(|a| a.saturating_add(self.allowance))
+                .unwrap_or(missing),
             None => 0,
         };
-        if left > 0
-            && self
-                .store
-                .reserve(self.user_id, self.uncommitted, left)
-                .await?
-        {
-            self.committed_and_reserved(left);
+        if left > 0 && self.reserve(left).await? {
             return Ok(free + left.min(missing));
         }
         Ok(free)
     }
 
-    fn committed_and_reserved(&mut self, want: u64) {
-        self.held = self.held - self.uncommitted + want;
-        self.uncommitted = 0;
+    async fn reserve(&mut self, want: u64) -> Result<bool, StoreError> {
+        let Some(id) = self.upload_id else {
+            return Ok(false);
+        };
+        let ok = self
+            .store
+            .reserve_for_upload(id, self.user_id, self.uncommitted, want, self.allowance)
+            .await?;
+        if ok {
+            self.held = self.held - self.uncommitted + want;
+            self.uncommitted = 0;
+        }
+        Ok(ok)
     }
 
     /// Records bytes that reached the file.
@@ -205,30 +276,80 @@ impl UploadQuota {
         self.written
     }
 
-    /// Commits what was written and releases the rest of the reservation.
-    pub(crate) async fn settle(mut self) {
+    /// Commits what stayed on disk, releases the rest of the reservation and closes the
+    /// journal row. A store that cannot take the write (its disk is full too) is retried in
+    /// the background: the row stays until then, so a crash meanwhile is still resolved.
+    pub(crate) async fn settle(mut self, end: Conclusion) {
         self.settled = true;
+        let (bytes, files, held) = self.deltas(end);
         if let Some(acc) = self.unlimited.take() {
-            acc.add(
-                self.user_id,
-                self.written as i64 - self.freed as i64,
-                i64::from(self.created),
-            );
+            acc.add(self.user_id, bytes, files);
+            if let Some(id) = self.upload_id {
+                acc.finished(id);
+            }
             return;
         }
-        let (written, held) = self.final_amounts();
-        if let Err(e) = self.store.settle_upload(self.user_id, written, held).await {
-            tracing::error!(error = %e, user_id = self.user_id, "quota ledger not settled; run `ferryd quota rescan`");
+        let (store, user_id, id) = (self.store.clone(), self.user_id, self.upload_id);
+        if let Err(e) = store
+            .settle_journaled_upload(id, user_id, bytes, files, held)
+            .await
+        {
+            tracing::error!(error = %e, user_id, "quota ledger not settled yet; retrying");
+            tokio::spawn(async move {
+                for _ in 0..SETTLE_RETRIES {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if store
+                        .settle_journaled_upload(id, user_id, bytes, files, held)
+                        .await
+                        .is_ok()
+                    {
+                        return;
+                    }
+                }
+                tracing::error!(
+                    user_id,
+                    "quota ledger not settled; run `ferryd quota rescan`"
+                );
+            });
         }
     }
 
-    fn final_amounts(&self) -> (u64, u64) {
-        if self.limited {
-            (self.uncommitted, self.held)
+    /// (bytes to add to usage, files to add, reservation to release).
+    fn deltas(&self, end: Conclusion) -> (i64, i64, u64) {
+        let pending = if self.limited {
+            self.uncommitted
         } else {
-            (self.written, 0)
+            self.written
+        };
+        let mut bytes = to_i64(pending) - to_i64(end.given_back) - to_i64(end.replaced);
+        if self.unlimited.is_some() {
+            // Unlimited uploads credit what their open discarded only now.
+            bytes -= to_i64(self.freed);
+        }
+        let files = end.files_delta + i64::from(self.unlimited.is_some() && self.counted_file);
+        (bytes, files, if self.limited { self.held } else { 0 })
+    }
+
+    /// The conclusion a dropped upload's placement applies (see `Placement`'s drop).
+    fn dropped(&self) -> Conclusion {
+        if self.staged {
+            Conclusion {
+                given_back: self.written,
+                files_delta: -i64::from(self.counted_file),
+                removed: true,
+                ..Conclusion::default()
+            }
+        } else {
+            Conclusion::default()
         }
     }
+}
+
+/// Background retries of a settlement the store refused (about ten minutes).
+const SETTLE_RETRIES: u32 = 600;
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl Drop for UploadQuota {
@@ -238,19 +359,20 @@ impl Drop for UploadQuota {
         if self.settled {
             return;
         }
+        let (bytes, files, held) = self.deltas(self.dropped());
         if let Some(acc) = self.unlimited.take() {
-            acc.add(
-                self.user_id,
-                self.written as i64 - self.freed as i64,
-                i64::from(self.created),
-            );
+            acc.add(self.user_id, bytes, files);
+            if let Some(id) = self.upload_id {
+                acc.finished(id);
+            }
             return;
         }
-        let (written, held) = self.final_amounts();
-        let (store, user_id) = (self.store.clone(), self.user_id);
+        let (store, user_id, id) = (self.store.clone(), self.user_id, self.upload_id);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = store.settle_upload(user_id, written, held).await;
+                let _ = store
+                    .settle_journaled_upload(id, user_id, bytes, files, held)
+                    .await;
             });
         }
     }

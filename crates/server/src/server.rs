@@ -37,6 +37,8 @@ pub(crate) struct ServerContext {
     pub hash_permits: tokio::sync::Semaphore,
     /// Usage of users without limits, summed and written in batches.
     pub unlimited_usage: Arc<UnlimitedUsage>,
+    /// This server's name in the shared store (`node_id`).
+    pub node_id: String,
     /// Scores, bans and account locks per client address.
     pub defender: Arc<Defender>,
     /// Bounds SITE EXEC server-wide.
@@ -76,9 +78,18 @@ impl Server {
                 io::Error::new(io::ErrorKind::InvalidData, e.to_string())
             })?)),
         };
-        // No upload is in flight before we start: reservations left over are from a crash.
-        // (Single-node assumption: several nodes sharing one store need per-node reservations.)
-        store.clear_reservations().await.map_err(io::Error::other)?;
+        // This node runs no upload yet: what its journal holds was cut off by a crash.
+        let node_id = config.node_id();
+        let recovered = crate::recovery::recover_uploads(&store, &node_id).await?;
+        if recovered.uploads > 0 {
+            tracing::warn!(
+                node = %node_id,
+                uploads = recovered.uploads,
+                kept_for_resume = recovered.kept,
+                given_back = recovered.given_back,
+                "resolved uploads interrupted by a crash"
+            );
+        }
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let l = match TcpListener::bind(addr).await {
@@ -129,6 +140,7 @@ impl Server {
             exec_permits: tokio::sync::Semaphore::new(config.site_exec.max_concurrent.max(1)),
             exec_running: Default::default(),
             unlimited_usage: UnlimitedUsage::new(store.clone()),
+            node_id,
             tls,
             metrics: Arc::new(ServerMetrics::default()),
             config,

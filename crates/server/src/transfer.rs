@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 use crate::data::{DataConnector, DataStream, DataTls};
 use crate::digest::Hasher;
 use crate::listing::ListJob;
-use crate::quota::UploadQuota;
 use crate::server::ServerContext;
 use crate::session::in_place;
+use crate::upload::{Conclusion, Ending, Upload};
 
 /// Upload and ASCII buffers: large enough that a 1 GiB transfer costs few thousand syscalls.
 pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
@@ -37,18 +37,6 @@ pub(crate) enum TransferKind {
     },
     Receive(Box<Upload>),
     List(ListJob),
-}
-
-/// An upload in progress: where its bytes go and what accounts for them.
-pub(crate) struct Upload {
-    pub file: File,
-    /// TYPE A: CRLF on the wire becomes LF on disk.
-    pub ascii: bool,
-    pub quota: UploadQuota,
-    /// At most this many bytes are written (STOR after RANG); the rest is discarded.
-    pub limit: Option<u64>,
-    /// A digest of the whole file, computed as it streams (None when the upload keeps a prefix).
-    pub digest: Option<Hasher>,
 }
 
 /// The outcome the session turns into its final reply and log line.
@@ -152,52 +140,75 @@ async fn run(
                     return report(result, &progress, &success_text);
                 }
             }
-            let copy = move |ds: &mut DataStream| (send(ds, &file, offset, len, ascii, &p), ());
+            let copy = move |ds: Result<&mut DataStream, Failure>| match ds {
+                Ok(ds) => (send(ds, &file, offset, len, ascii, &p), ()),
+                Err(failure) => (Err(failure), ()),
+            };
             on_blocking_socket(stream, tls, metrics, &cancel, copy)
                 .await
                 .0
         }
-        TransferKind::Receive(upload) => {
+        TransferKind::Receive(mut upload) => {
             let rt = tokio::runtime::Handle::current();
             let early = if tls.is_none() {
                 match read_ahead(&stream, &cancel).await {
                     Ok(early) => early,
                     Err(failure) => {
-                        upload.quota.settle().await;
-                        return report(Err(failure), &progress, &success_text);
+                        drop(stream);
+                        let ended = in_place(move || conclude(*upload, Err(failure))).await;
+                        let result = match ended {
+                            Some((result, quota, end, _)) => {
+                                quota.settle(end).await;
+                                result
+                            }
+                            None => Err(Failure::Local(io::Error::other("upload panicked"))),
+                        };
+                        return report(result, &progress, &success_text);
                     }
                 }
             } else {
                 Early::default()
             };
-            let store = move |src: &mut dyn Read| {
+            if !early.ended {
+                upload.quota.journal().await;
+            }
+            let abort = cancel.clone();
+            let store = move |src: Result<&mut dyn Read, Failure>| {
                 let mut upload = *upload;
-                let result = receive(src, &mut upload, &rt, &p);
-                // The digest covers exactly what reached the disk, whatever ended the upload.
-                let digest = upload.digest.take().and_then(|h| {
-                    let meta = upload.file.metadata().ok()?;
-                    (meta.len() == upload.quota.written())
-                        .then(|| (h.finish(), crate::digest::identity(&meta)))
-                });
-                (result, (upload.quota, digest))
+                let result = match src {
+                    // ABOR shuts the socket down, which reads as a clean end of the data:
+                    // an upload cut that way is interrupted, not complete.
+                    Ok(src) => match receive(src, &mut upload, &rt, &p) {
+                        Ok(()) if cut_off(&abort, &upload, &rt) => Err(Failure::Aborted),
+                        other => other,
+                    },
+                    Err(failure) => Err(failure),
+                };
+                conclude(upload, result)
             };
             let (result, rest) = if early.ended {
                 // The whole upload is in hand: only the disk is left, no socket to wait on.
                 drop(stream);
                 let bytes = early.bytes;
-                match in_place(move || store(&mut &bytes[..])).await {
-                    Some((result, rest)) => (result, Some(rest)),
+                match in_place(move || store(Ok(&mut &bytes[..]))).await {
+                    Some((result, quota, end, digest)) => (result, Some((quota, end, digest))),
                     None => (
                         Err(Failure::Local(io::Error::other("upload writer panicked"))),
                         None,
                     ),
                 }
             } else {
-                let copy = move |ds: &mut DataStream| store(&mut (&early.bytes[..]).chain(ds));
+                let copy = move |ds: Result<&mut DataStream, Failure>| {
+                    let (result, quota, end, digest) = match ds {
+                        Ok(ds) => store(Ok(&mut (&early.bytes[..]).chain(ds))),
+                        Err(failure) => store(Err(failure)),
+                    };
+                    (result, (quota, end, digest))
+                };
                 on_blocking_socket(stream, tls, metrics, &cancel, copy).await
             };
-            if let Some((quota, digest)) = rest {
-                quota.settle().await;
+            if let Some((quota, end, digest)) = rest {
+                quota.settle(end).await;
                 if let Some((hex, id)) = digest {
                     crate::digest::store_upload_digest(&ctx, hex, id).await;
                 }
@@ -206,7 +217,11 @@ async fn run(
         }
         TransferKind::List(job) => {
             let mut chunks = job.spawn();
-            let copy = move |ds: &mut DataStream| {
+            let copy = move |ds: Result<&mut DataStream, Failure>| {
+                let ds = match ds {
+                    Ok(ds) => ds,
+                    Err(failure) => return (Err(failure), ()),
+                };
                 let mut sent = 0u64;
                 while let Some(chunk) = chunks.blocking_recv() {
                     if let Err(e) = ds.write_all(chunk.as_bytes()) {
@@ -223,6 +238,64 @@ async fn run(
         }
     };
     report(result, &progress, &success_text)
+}
+
+/// How long an `atomic` upload's end of data waits for its control connection to close too.
+const ATOMIC_EOF_GRACE: Duration = Duration::from_millis(20);
+
+/// Whether an upload whose data ended cleanly was in fact cut off. FTP's stream mode has no
+/// end-of-file marker but the close of the data connection, which a client that dies sends
+/// too; the session cancels the transfer when the control connection closes. In `atomic`
+/// mode, where a cut-off upload must not replace the target, the end of data waits briefly
+/// for that, so a client killed mid-upload is not taken for one that finished.
+fn cut_off(abort: &CancellationToken, upload: &Upload, rt: &tokio::runtime::Handle) -> bool {
+    if abort.is_cancelled() {
+        return true;
+    }
+    if upload.place.mode != crate::config::UploadMode::Atomic {
+        return false;
+    }
+    rt.block_on(tokio::time::timeout(ATOMIC_EOF_GRACE, abort.cancelled()))
+        .is_ok()
+}
+
+/// Ends an upload on a blocking thread: fsyncs a complete one, applies the upload mode's rule
+/// to what is on disk (upload.rs), and hands back the quota entry with what stayed, and the
+/// digest of a file that stayed whole.
+#[allow(clippy::type_complexity)]
+fn conclude(
+    mut upload: Upload,
+    mut result: Result<(), Failure>,
+) -> (
+    Result<(), Failure>,
+    crate::quota::UploadQuota,
+    Conclusion,
+    Option<(String, ferry_store::FileIdentity)>,
+) {
+    if result.is_ok() {
+        if let Err(e) = upload.place.sync(&upload.file) {
+            result = Err(Failure::Local(e));
+        }
+    }
+    let ending = match &result {
+        Ok(()) => Ending::Complete,
+        Err(Failure::Quota) => Ending::OutOfSpace,
+        Err(Failure::Local(e)) => Ending::of_local_error(e),
+        Err(_) => Ending::Interrupted,
+    };
+    let written = upload.quota.written();
+    let (end, failed) = upload.place.conclude(ending, written);
+    if let Some(e) = failed {
+        tracing::warn!(error = %e, "completed upload could not take its name");
+        result = Err(Failure::Local(e));
+    }
+    // The digest covers exactly what reached the disk, whatever ended the upload; taken after
+    // the rename, which changes the file's ctime.
+    let digest = upload.digest.take().filter(|_| !end.removed).and_then(|h| {
+        let meta = upload.file.metadata().ok()?;
+        (meta.len() == written).then(|| (h.finish(), crate::digest::identity(&meta)))
+    });
+    (result, upload.quota, end, digest)
 }
 
 fn report(result: Result<(), Failure>, progress: &AtomicU64, success_text: &str) -> TransferReport {
@@ -250,7 +323,15 @@ fn report(result: Result<(), Failure>, progress: &AtomicU64, success_text: &str)
         ),
         Err(Failure::Local(e)) => {
             tracing::warn!(error = %e, "transfer failed on the server side");
-            if e.kind() == io::ErrorKind::StorageFull {
+            if crate::upload::is_fs_quota(&e) {
+                (
+                    Reply::new(
+                        552,
+                        "Requested file action aborted. Exceeded storage allocation.",
+                    ),
+                    "over-quota",
+                )
+            } else if e.kind() == io::ErrorKind::StorageFull {
                 (
                     Reply::new(452, "Insufficient storage space on the server's disk."),
                     "disk-full",
@@ -317,13 +398,14 @@ const DATA_IO_TIMEOUT: Duration = Duration::from_secs(300);
 /// once; a peer that stops responding fails after [`DATA_IO_TIMEOUT`].
 ///
 /// `copy` returns its result and whatever it must hand back (an upload's quota entry), which
-/// comes back here however the transfer ended.
+/// comes back here however the transfer ended: when the TLS handshake fails, `copy` is called
+/// with that failure instead of a stream, so an upload can still conclude.
 async fn on_blocking_socket<T: Send + 'static>(
     stream: TcpStream,
     tls: Option<DataTls>,
     metrics: Arc<crate::metrics::ServerMetrics>,
     cancel: &CancellationToken,
-    copy: impl FnOnce(&mut DataStream) -> (Result<(), Failure>, T) + Send + 'static,
+    copy: impl FnOnce(Result<&mut DataStream, Failure>) -> (Result<(), Failure>, T) + Send + 'static,
 ) -> (Result<(), Failure>, Option<T>) {
     let prepared = (|| {
         let sock = stream.into_std()?;
@@ -345,10 +427,11 @@ async fn on_blocking_socket<T: Send + 'static>(
                     .tls_handshake_failures
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(why, "data connection TLS handshake failed");
-                return (Err(Failure::Tls(why)), None);
+                let (result, extra) = copy(Err(Failure::Tls(why)));
+                return (result, Some(extra));
             }
         };
-        let (result, extra) = copy(&mut ds);
+        let (result, extra) = copy(Ok(&mut ds));
         if result.is_ok() {
             // A clean end: close_notify under TLS, then FIN. Best effort: every byte is already
             // written or read, and a client that closes first (curl after an upload) must not
@@ -367,6 +450,8 @@ async fn on_blocking_socket<T: Send + 'static>(
         r = &mut worker => (r, false),
     };
     match joined {
+        // A transfer that completed as ABOR arrived did complete (an upload is in place).
+        Ok((Ok(()), extra)) => (Ok(()), extra),
         Ok((_, extra)) if aborted => (Err(Failure::Aborted), extra),
         Ok((result, extra)) => (result, extra),
         Err(e) => (Err(Failure::Local(io::Error::other(e))), None),
@@ -450,7 +535,12 @@ async fn read_ahead(stream: &TcpStream, cancel: &CancellationToken) -> Result<Ea
     let mut filled = 0;
     while filled < bytes.len() {
         let ready = tokio::select! {
-            _ = cancel.cancelled() => return Err(Failure::Aborted),
+            // What came before ABOR (or the client's going) is written like any other data;
+            // the cancellation then makes the upload an interrupted one.
+            _ = cancel.cancelled() => {
+                bytes.truncate(filled);
+                return Ok(Early { bytes, ended: true });
+            }
             r = tokio::time::timeout(DATA_IO_TIMEOUT, stream.readable()) => r,
         };
         match ready {

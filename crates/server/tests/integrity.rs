@@ -310,14 +310,21 @@ fn upload_cut_short(srv: &TestServer, path: &str, part: &[u8]) {
     upload(&mut c, &format!("STOR {path}"), part);
 }
 
-/// Waits until the server has settled an interrupted upload (the file stops growing).
+/// Waits until the server has settled an interrupted upload: the file exists (a staged upload
+/// takes its name only when it ends) and stops growing.
 fn settled_size(path: &Path) -> u64 {
-    let mut last = u64::MAX;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut last = None;
     loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never settled",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(150));
-        let now = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if now == last {
-            return now;
+        let now = std::fs::metadata(path).map(|m| m.len()).ok();
+        if now.is_some() && now == last {
+            return now.unwrap_or(0);
         }
         last = now;
     }

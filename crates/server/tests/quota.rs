@@ -20,18 +20,7 @@ fn server_with_quota(bytes: Option<u64>, files: Option<u64>) -> TestServer {
 
 /// An upload that tolerates the server closing the data connection early (over quota).
 fn upload(c: &mut RawFtp, command: &str, data: &[u8]) -> Reply {
-    let mut sock = c.passive();
-    let r = c.cmd(command);
-    if r.code != 150 {
-        return r;
-    }
-    for chunk in data.chunks(64 * 1024) {
-        if sock.write_all(chunk).is_err() {
-            break;
-        }
-    }
-    drop(sock);
-    c.read_reply()
+    c.upload_until_refused(command, data)
 }
 
 /// The ledger agrees with the disk, and nothing is left reserved.
@@ -137,22 +126,19 @@ fn every_upload_path_is_charged_exactly() {
 }
 
 #[test]
-fn an_upload_over_quota_fills_it_exactly_then_552_and_the_session_goes_on() {
+fn an_upload_over_quota_gets_552_leaves_nothing_and_the_session_goes_on() {
     let srv = server_with_quota(Some(MIB), None);
     let mut c = srv.login(CAROL);
     let r = upload(&mut c, "STOR big", &random_bytes(3 * MIB as usize, 3));
     assert_eq!(r.code, 552, "{r:?}");
-    assert_eq!(
-        std::fs::metadata(srv.home(CAROL.0).join("big"))
-            .unwrap()
-            .len(),
-        MIB,
-        "what fitted stays"
+    // The policy of issue 14: an upload refused for lack of space leaves nothing behind.
+    assert!(
+        !srv.home(CAROL.0).join("big").exists(),
+        "a fragment of a refused upload was left under its name"
     );
     assert_ledger_matches_disk(&srv);
     c.expect("PWD", 257);
-    // Deleting frees the space again.
-    c.expect("DELE big", 250);
+    // Its space was given back at once.
     assert_eq!(
         upload(&mut c, "STOR small", &random_bytes(1000, 4)).code,
         226
@@ -163,17 +149,16 @@ fn an_upload_over_quota_fills_it_exactly_then_552_and_the_session_goes_on() {
 /// A small file arrives whole before the server looks (and is written without a blocking
 /// thread): the ledger holds the same way.
 #[test]
-fn a_small_upload_over_quota_fills_it_exactly_too() {
+fn a_small_upload_over_quota_leaves_nothing_either() {
     let srv = server_with_quota(Some(1000), None);
     let mut c = srv.login(CAROL);
     let r = upload(&mut c, "STOR small", &random_bytes(4096, 6));
     assert_eq!(r.code, 552, "{r:?}");
-    let on_disk = std::fs::metadata(srv.home(CAROL.0).join("small"))
-        .unwrap()
-        .len();
-    assert_eq!(on_disk, 1000, "what fitted stays");
+    assert!(
+        !srv.home(CAROL.0).join("small").exists(),
+        "a fragment of a refused upload was left under its name"
+    );
     assert_ledger_matches_disk(&srv);
-    c.expect("DELE small", 250);
     assert_eq!(upload(&mut c, "STOR fits", &random_bytes(999, 7)).code, 226);
     assert_ledger_matches_disk(&srv);
 }

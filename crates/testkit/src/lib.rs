@@ -373,6 +373,23 @@ impl RawFtp {
         self.read_reply()
     }
 
+    /// Like [`RawFtp::upload`], but tolerates the server closing the data connection before
+    /// all of `data` is sent (an upload refused midway, over quota or out of disk space).
+    pub fn upload_until_refused(&mut self, command: &str, data: &[u8]) -> Reply {
+        let mut sock = self.passive();
+        let r = self.cmd(command);
+        if r.code != 150 && r.code != 125 {
+            return r;
+        }
+        for chunk in data.chunks(64 * 1024) {
+            if sock.write_all(chunk).is_err() {
+                break;
+            }
+        }
+        drop(sock);
+        self.read_reply()
+    }
+
     pub fn stor(&mut self, path: &str, data: &[u8]) {
         let r = self.upload(&format!("STOR {path}"), data);
         assert_eq!(r.code, 226, "STOR {path}: {r:?}");

@@ -11,6 +11,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, Permissions, PermissionsExt};
 use ferry_proto::listing::{Entry, EntryKind};
 
+use crate::path::STAGING_PREFIX;
 use crate::VirtualPath;
 
 /// How an upload opens its target.
@@ -37,6 +38,21 @@ pub struct OpenedUpload {
     /// Bytes of the previous content kept before the upload's first byte (0: the upload writes
     /// the whole file).
     pub kept: u64,
+}
+
+/// An upload being written to a hidden staging file beside its target, which it replaces
+/// with one `rename(2)` when complete: until then readers see the old file whole.
+#[derive(Debug)]
+pub struct StagedUpload {
+    pub file: File,
+    /// The staging file (a [`STAGING_PREFIX`] name in the target's directory).
+    pub temp: VirtualPath,
+    /// The file the upload replaces or creates: the argument, or, when that is a symlink, the
+    /// file it leads to inside the home (an upload through a link has always written the
+    /// linked file, and still does).
+    pub target: VirtualPath,
+    /// Size of the regular file the upload will replace; `None` when it creates one.
+    pub replaces: Option<u64>,
 }
 
 /// The home directory of one user, shared by that user's sessions and transfers.
@@ -178,6 +194,110 @@ impl Home {
         })
     }
 
+    /// Opens a new staging file for a whole-file upload (STOR) of `p`. The staging file gets
+    /// the permission bits of the file it will replace, so replacing keeps them.
+    pub fn stage_upload(&self, p: &VirtualPath) -> io::Result<StagedUpload> {
+        if p.is_root() {
+            return Err(not_allowed_on_root());
+        }
+        let target = match self.dir.symlink_metadata(p.relative()) {
+            Ok(m) if m.file_type().is_symlink() => {
+                // cap-std resolves beneath the home: a link leading out fails here.
+                let real = self.dir.canonicalize(p.relative())?;
+                let real = real.to_str().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "link target is not UTF-8")
+                })?;
+                VirtualPath::resolve(&VirtualPath::root(), real)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
+            }
+            _ => p.clone(),
+        };
+        let existing = match self.dir.metadata(target.relative()) {
+            Ok(m) if m.is_dir() => {
+                return Err(Refusal::IsADirectory.err(io::ErrorKind::InvalidInput))
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(Refusal::NotARegularFile.err(io::ErrorKind::InvalidInput))
+            }
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let parent = target.parent();
+        let mut create = OpenOptions::new();
+        create.write(true).create_new(true);
+        for _ in 0..8 {
+            let temp = parent.child(&staging_name());
+            let file = match self.dir.open_with(temp.relative(), &create) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(m) = &existing {
+                if let Err(e) = file.set_permissions(Permissions::from_mode(m.mode() & 0o7777)) {
+                    let _ = self.dir.remove_file(temp.relative());
+                    return Err(e);
+                }
+            }
+            return Ok(StagedUpload {
+                file: file.into_std(),
+                temp,
+                target,
+                replaces: existing.map(|m| m.len()),
+            });
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "could not find a free staging name",
+        ))
+    }
+
+    /// Puts a staging file in its target's place (the upload completed, or an interrupted one
+    /// is kept for resuming). Returns the size of the regular file it replaced. With
+    /// `durable`, the directory is fsynced so the new name survives a power cut.
+    pub fn commit_staged(
+        &self,
+        temp: &VirtualPath,
+        target: &VirtualPath,
+        durable: bool,
+    ) -> io::Result<Option<u64>> {
+        let replaced = match self.dir.symlink_metadata(target.relative()) {
+            Ok(m) if m.is_dir() => {
+                return Err(Refusal::IsADirectory.err(io::ErrorKind::InvalidInput))
+            }
+            Ok(m) if m.is_file() => Some(m.len()),
+            _ => None,
+        };
+        self.dir
+            .rename(temp.relative(), &self.dir, target.relative())?;
+        if durable {
+            self.sync_dir(&target.parent())?;
+        }
+        Ok(replaced)
+    }
+
+    /// Removes a staging file that will not become its target.
+    pub fn discard_staged(&self, temp: &VirtualPath) -> io::Result<()> {
+        match self.dir.remove_file(temp.relative()) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes a directory's entries (a rename or a removal in it) durable.
+    pub fn sync_dir(&self, p: &VirtualPath) -> io::Result<()> {
+        // A readable descriptor: cap-std's directory handles are O_PATH, which fsync refuses.
+        self.dir.open(p.relative())?.into_std().sync_all()
+    }
+
+    /// Cuts a file back to `len` bytes (an in-place upload that failed for lack of space
+    /// gives back what it wrote).
+    pub fn truncate(&self, p: &VirtualPath, len: u64) -> io::Result<()> {
+        let mut opts = OpenOptions::new();
+        opts.write(true);
+        self.dir.open_with(p.relative(), &opts)?.set_len(len)
+    }
+
     pub fn create_dir(&self, p: &VirtualPath) -> io::Result<()> {
         if p.is_root() {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists"));
@@ -252,7 +372,11 @@ impl Home {
             for e in dir.entries()? {
                 let e = e?;
                 let ft = e.file_type()?;
-                entries += 1;
+                // A staging file's bytes are on the disk (and charged while its upload runs),
+                // but the file is the future of its target, which the ledger already counts.
+                if !e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+                    entries += 1;
+                }
                 if ft.is_dir() {
                     stack.push(e.open_dir()?);
                 } else if ft.is_file() {
@@ -292,6 +416,9 @@ impl Home {
         Ok(entries.filter_map(move |e| {
             let e = e.ok()?;
             let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(STAGING_PREFIX) {
+                return None;
+            }
             let ft = e.file_type().ok()?;
             if ft.is_symlink() {
                 return Some(match dir.metadata(&name) {
@@ -335,6 +462,19 @@ impl Home {
             "could not find a unique name",
         ))
     }
+}
+
+fn staging_name() -> String {
+    let mut random = [0u8; 8];
+    if rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty()).is_err() {
+        // Uniqueness comes from create_new; randomness only makes collisions unlikely.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        random = nanos.to_le_bytes();
+    }
+    format!("{STAGING_PREFIX}{:016x}", u64::from_le_bytes(random))
 }
 
 mod entry {

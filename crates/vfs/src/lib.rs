@@ -12,5 +12,5 @@ mod home;
 mod path;
 pub mod sendfile;
 
-pub use home::{Home, OpenedUpload, Refusal, WriteMode};
-pub use path::{PathError, VirtualPath};
+pub use home::{Home, OpenedUpload, Refusal, StagedUpload, WriteMode};
+pub use path::{PathError, VirtualPath, STAGING_PREFIX};

@@ -18,7 +18,15 @@ pub enum PathError {
     Nul,
     #[error("path too long")]
     TooLong,
+    /// A component names the server's own bookkeeping (an upload's staging file).
+    #[error("file name reserved by the server")]
+    Reserved,
 }
+
+/// The name prefix of the hidden files that uploads are written to before they replace their
+/// target. No user path may name one, so they are never listed, read, renamed or removed by
+/// a user; see `Home::stage_upload`.
+pub const STAGING_PREFIX: &str = ".ferry-upload.";
 
 /// Longest virtual path accepted (Linux PATH_MAX).
 const MAX_PATH: usize = 4096;
@@ -50,6 +58,7 @@ impl VirtualPath {
                 ".." => {
                     parts.pop();
                 }
+                c if c.starts_with(STAGING_PREFIX) => return Err(PathError::Reserved),
                 c => parts.push(c),
             }
         }
@@ -171,6 +180,24 @@ mod tests {
             Path::new("a/b")
         );
         assert!(VirtualPath::resolve(&VirtualPath::root(), "a\0b").is_err());
+    }
+
+    #[test]
+    fn staging_files_are_unreachable() {
+        let root = VirtualPath::root();
+        for arg in [
+            ".ferry-upload.0123",
+            "/a/.ferry-upload.x/../b",
+            "a/.ferry-upload.",
+        ] {
+            assert_eq!(
+                VirtualPath::resolve(&root, arg),
+                Err(PathError::Reserved),
+                "{arg}"
+            );
+        }
+        assert!(VirtualPath::resolve(&root, ".ferry-uploadx").is_ok());
+        assert!(VirtualPath::resolve(&root, "x.ferry-upload.1").is_ok());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> io::Result<Next> {
         Ok(opened) => {
             super::stor::begin_upload(
                 s,
-                opened,
+                super::stor::OpenedForUpload::in_place(opened, path.clone(), false),
                 None,
                 "APPE",
                 &path,

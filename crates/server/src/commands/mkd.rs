@@ -5,7 +5,7 @@ use ferry_proto::reply::quote_path;
 use ferry_proto::Reply;
 
 use super::Next;
-use crate::errors::fs_error_reply;
+use crate::errors::{fs_error_reply, store_error_reply};
 use crate::session::{blocking, Session};
 
 pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
@@ -22,10 +22,7 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
         Ok(false) => {
             return Reply::new(552, "File quota exceeded: no more files may be created.").into()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "quota ledger unavailable");
-            return Reply::new(451, "Local error in processing: quota ledger unavailable.").into();
-        }
+        Err(e) => return store_error_reply(&e).into(),
     }
     let p = path.clone();
     match blocking(move || home.create_dir(&p)).await {

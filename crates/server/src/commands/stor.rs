@@ -1,21 +1,25 @@
 //! STOR (RFC 959 §4.1.3), with REST (RFC 3659 §5) or RANG (draft-bryan-ftp-range): stores the
 //! data as the file, replacing it; after `REST n` the first n bytes are kept and the data is
 //! written from n (an offset beyond the current size is refused with `554`); after
-//! `RANG a b` the data is written from a, at most b - a + 1 bytes. APPE and STOU share
-//! [`begin_upload`].
+//! `RANG a b` the data is written from a, at most b - a + 1 bytes. A whole-file STOR is
+//! staged and renamed over its target when complete, unless `upload_mode = "in-place"` (see
+//! upload.rs). APPE and STOU share [`begin_upload`].
 
 use std::io;
 
 use ferry_proto::hash::HashAlgo;
 use ferry_proto::{Reply, TransferType};
+use ferry_store::UploadRecord;
 use ferry_vfs::{OpenedUpload, VirtualPath, WriteMode};
 
 use super::Next;
+use crate::config::UploadMode;
 use crate::digest::Hasher;
-use crate::errors::fs_error_reply;
-use crate::quota::UploadQuota;
+use crate::errors::{fs_error_reply, store_error_reply};
+use crate::quota::{UploadQuota, UploadStart};
 use crate::session::{blocking, Session};
-use crate::transfer::{TransferKind, Upload};
+use crate::transfer::TransferKind;
+use crate::upload::{Destination, Ending, Placement, Upload};
 
 pub(crate) async fn handle(
     s: &mut Session,
@@ -43,8 +47,29 @@ pub(crate) async fn handle(
     if let Some(r) = s.missing_data_plan() {
         return Ok(r.into());
     }
+    let whole_file = matches!(mode, WriteMode::Truncate | WriteMode::At(0)) && limit.is_none();
+    let staged = whole_file && s.ctx.config.upload_mode != UploadMode::InPlace;
     let p = path.clone();
-    match blocking(move || home.open_write(&p, mode)).await {
+    let opened = if staged {
+        blocking(move || home.stage_upload(&p)).await.map(|st| {
+            let dest = Destination::Staged {
+                temp: st.temp,
+                target: st.target,
+                replaces: st.replaces,
+            };
+            OpenedForUpload::new(st.file, dest, 0)
+        })
+    } else {
+        let mode = if whole_file {
+            WriteMode::Truncate
+        } else {
+            mode
+        };
+        blocking(move || home.open_write(&p, mode))
+            .await
+            .map(|o| OpenedForUpload::in_place(o, path.clone(), mode == WriteMode::Truncate))
+    };
+    match opened {
         Ok(opened) => {
             begin_upload(
                 s,
@@ -61,51 +86,91 @@ pub(crate) async fn handle(
     }
 }
 
+/// A file opened for an upload, where it is, and what opening it changed.
+pub(crate) struct OpenedForUpload {
+    file: std::fs::File,
+    dest: Destination,
+    /// Bytes of an existing file the open discarded.
+    freed: u64,
+}
+
+impl OpenedForUpload {
+    fn new(file: std::fs::File, dest: Destination, freed: u64) -> Self {
+        OpenedForUpload { file, dest, freed }
+    }
+
+    /// An upload written into its target (`truncated`: a whole-file STOR in `in-place` mode).
+    pub(crate) fn in_place(o: OpenedUpload, target: VirtualPath, truncated: bool) -> Self {
+        let dest = Destination::InPlace {
+            target,
+            kept: o.kept,
+            created: o.created,
+            truncated: truncated && !o.created,
+        };
+        OpenedForUpload::new(o.file, dest, o.freed)
+    }
+}
+
 /// Starts receiving into an opened file: the shared tail of STOR, APPE and STOU.
 ///
-/// Before any byte moves: the quota ledger learns what the open changed (a new file beyond the
-/// file quota is removed again and refused); stored digests of a file being rewritten are
-/// dropped; and an upload that writes the whole file gets a SHA-256 computed as it streams.
+/// Before any byte moves: the quota ledger learns what the open changed and journals the
+/// upload (a new file beyond the file quota is removed again and refused); stored digests of
+/// a file rewritten in place are dropped; and an upload that writes the whole file gets a
+/// SHA-256 computed as it streams.
 pub(crate) async fn begin_upload(
     s: &mut Session,
-    opened: OpenedUpload,
+    opened: OpenedForUpload,
     limit: Option<u64>,
     verb: &'static str,
     path: &VirtualPath,
     opening: String,
     success: String,
 ) -> io::Result<Next> {
-    let (Some(user_id), Some(home)) = (
-        s.account().map(|a| a.user.id),
-        s.account().map(|a| a.home.clone()),
-    ) else {
+    let Some(account) = s.account() else {
         return Ok(Reply::new(530, "Please login with USER and PASS.").into());
     };
-    let quota = match UploadQuota::begin(
-        &s.ctx.store,
-        &s.ctx.unlimited_usage,
+    let (user_id, home) = (account.user.id, account.home.clone());
+    let home_path = s.ctx.config.home_of(&account.user);
+    let config = &s.ctx.config;
+    let place = Placement::new(home, opened.dest, config.upload_mode, config.fsync_uploads);
+    let (target, temp, kept) = match &place.dest {
+        Destination::Staged { temp, target, .. } => (target, Some(temp), 0),
+        Destination::InPlace { target, kept, .. } => (target, None, *kept),
+    };
+    let record = UploadRecord {
+        node: s.ctx.node_id.clone(),
         user_id,
-        opened.freed,
-        opened.created,
-    )
-    .await
-    {
+        home: home_path.to_string_lossy().into_owned(),
+        target: target.relative().to_string_lossy().into_owned(),
+        temp: temp.map(|t| t.relative().to_string_lossy().into_owned()),
+        base_bytes: kept,
+        created: place.counted_file(),
+        mode: config.upload_mode.name().to_owned(),
+    };
+    let start = UploadStart {
+        user_id,
+        freed: opened.freed,
+        counted_file: place.counted_file(),
+        staged: place.is_staged(),
+        allowance: place.allowance(),
+        record,
+    };
+    let quota = match UploadQuota::begin(&s.ctx.store, &s.ctx.unlimited_usage, start).await {
         Ok(Some(q)) => q,
         Ok(None) => {
-            let p = path.clone();
-            let _ = blocking(move || home.remove_file(&p)).await;
+            give_back_unstarted(place).await;
             return Ok(
                 Reply::new(552, "File quota exceeded: no more files may be created.").into(),
             );
         }
         Err(e) => {
-            tracing::error!(error = %e, "quota ledger unavailable");
-            return Ok(
-                Reply::new(451, "Local error in processing: quota ledger unavailable.").into(),
-            );
+            give_back_unstarted(place).await;
+            return Ok(store_error_reply(&e).into());
         }
     };
-    if !opened.created {
+    // A file rewritten in place changes under its stored digests. (A staged upload is a new
+    // inode; the one it replaces goes away.)
+    if let Destination::InPlace { created: false, .. } = place.dest {
         if let Ok(m) = opened.file.metadata() {
             let id = crate::digest::identity(&m);
             if let Err(e) = s.ctx.store.forget_digests(id.dev, id.ino).await {
@@ -113,7 +178,11 @@ pub(crate) async fn begin_upload(
             }
         }
     }
-    let digest = (s.ctx.config.hash_uploads && opened.kept == 0 && limit.is_none())
+    let whole = match &place.dest {
+        Destination::Staged { .. } => true,
+        Destination::InPlace { kept, .. } => *kept == 0,
+    };
+    let digest = (s.ctx.config.hash_uploads && whole && limit.is_none())
         .then(|| Hasher::new(HashAlgo::Sha256));
     let ascii = s.transfer_type == TransferType::Ascii;
     let upload = Upload {
@@ -122,6 +191,7 @@ pub(crate) async fn begin_upload(
         quota,
         limit,
         digest,
+        place,
     };
     s.start_transfer(
         TransferKind::Receive(Box::new(upload)),
@@ -131,4 +201,13 @@ pub(crate) async fn begin_upload(
         success,
     )
     .await
+}
+
+/// Undoes the open of an upload the ledger refused: nothing was written, nothing may stay.
+async fn give_back_unstarted(mut place: Placement) {
+    let _ = blocking(move || {
+        place.conclude(Ending::OutOfSpace, 0);
+        Ok(())
+    })
+    .await;
 }

@@ -19,6 +19,7 @@ pub(crate) async fn handle(s: &mut Session, _hint: Option<&str>) -> io::Result<N
         Ok((path, opened)) => {
             let name = path.file_name().unwrap_or_default().to_owned();
             let success = format!("Transfer complete (unique file name: {name}).");
+            let opened = super::stor::OpenedForUpload::in_place(opened, path.clone(), false);
             super::stor::begin_upload(
                 s,
                 opened,
