@@ -588,6 +588,10 @@ fn receive(
     result
 }
 
+/// A durable upload hands what it wrote to the disk in steps of this size (see
+/// `Placement::write_behind`).
+const WRITE_BEHIND_EVERY: u64 = 8 << 20;
+
 /// Uploads hash inline up to this size; larger ones hand their buffers to a hashing thread,
 /// so the digest costs a second core instead of halving a single-threaded transfer.
 const HASH_INLINE_UP_TO: u64 = 4 << 20;
@@ -601,6 +605,8 @@ fn receive_loop(
 ) -> Result<(), Failure> {
     let mut buf = vec![0u8; BUFFER_SIZE];
     let mut received = 0u64;
+    let file_start = up.place.start_offset();
+    let mut written_behind = 0u64;
     let mut room = up.limit.unwrap_or(u64::MAX);
     let mut pending_cr = false;
     loop {
@@ -623,6 +629,15 @@ fn receive_loop(
         let fits = usize::try_from(allowed).unwrap_or(len).min(len);
         up.file.write_all(&buf[..fits]).map_err(Failure::Local)?;
         up.quota.wrote(fits as u64);
+        let written = up.quota.written();
+        if written - written_behind >= WRITE_BEHIND_EVERY {
+            up.place.write_behind(
+                &up.file,
+                file_start + written_behind,
+                written - written_behind,
+            );
+            written_behind = written;
+        }
         room -= fits as u64;
         if let Some(p) = pipe.as_mut() {
             buf = p.exchange(buf, fits);

@@ -135,6 +135,27 @@ impl Placement {
         }
     }
 
+    /// Where the upload's first byte goes in the file.
+    pub(crate) fn start_offset(&self) -> u64 {
+        match &self.dest {
+            Destination::Staged { .. } => 0,
+            Destination::InPlace { kept, .. } => *kept,
+        }
+    }
+
+    /// Starts writing `len` bytes at `offset` back to the disk without waiting, so that the
+    /// fsync at the end (`fsync_uploads`) finds little left to do and the disk works while
+    /// the network does. (`POSIX_FADV_DONTNEED` starts write-back of dirty pages; pages still
+    /// being written stay cached.)
+    pub(crate) fn write_behind(&self, file: &File, offset: u64, len: u64) {
+        if !self.durable {
+            return;
+        }
+        if let Some(len) = std::num::NonZeroU64::new(len) {
+            let _ = rustix::fs::fadvise(file, offset, Some(len), rustix::fs::Advice::DontNeed);
+        }
+    }
+
     /// Makes a completed upload's data durable before it takes its name.
     pub(crate) fn sync(&self, file: &File) -> io::Result<()> {
         if self.durable {
