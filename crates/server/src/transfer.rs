@@ -109,17 +109,31 @@ async fn run(
     success_text: String,
 ) -> TransferReport {
     let stream = tokio::select! {
-        _ = cancel.cancelled() => return report(Err(Failure::Aborted), &progress, &success_text),
-        s = connector.connect() => s,
+        _ = cancel.cancelled() => Err(None),
+        s = connector.connect() => s.map_err(Some),
     };
     let stream = match stream {
         Ok(s) => s,
-        Err(e) => {
-            tracing::debug!(error = %e, "data connection failed");
-            return TransferReport {
-                reply: Reply::new(425, "Can't open data connection."),
-                bytes: 0,
-                result: "no-data-connection",
+        Err(why) => {
+            // An upload that never got its data still concludes by its mode's rule (a new
+            // file stands, empty, in atomic-resume, as on a classic server).
+            if let TransferKind::Receive(upload) = kind {
+                let failure = match &why {
+                    None => Failure::Aborted,
+                    Some(e) => Failure::Data(io::Error::new(e.kind(), e.to_string())),
+                };
+                let _ = abandon_upload(upload, failure).await;
+            }
+            return match why {
+                None => report(Err(Failure::Aborted), &progress, &success_text),
+                Some(e) => {
+                    tracing::debug!(error = %e, "data connection failed");
+                    TransferReport {
+                        reply: Reply::new(425, "Can't open data connection."),
+                        bytes: 0,
+                        result: "no-data-connection",
+                    }
+                }
             };
         }
     };
@@ -155,14 +169,7 @@ async fn run(
                     Ok(early) => early,
                     Err(failure) => {
                         drop(stream);
-                        let ended = in_place(move || conclude(*upload, Err(failure))).await;
-                        let result = match ended {
-                            Some((result, quota, end, _)) => {
-                                quota.settle(end).await;
-                                result
-                            }
-                            None => Err(Failure::Local(io::Error::other("upload panicked"))),
-                        };
+                        let result = abandon_upload(upload, failure).await;
                         return report(result, &progress, &success_text);
                     }
                 }
@@ -238,6 +245,17 @@ async fn run(
         }
     };
     report(result, &progress, &success_text)
+}
+
+/// Concludes an upload that ends before its copy loop runs.
+async fn abandon_upload(upload: Box<Upload>, failure: Failure) -> Result<(), Failure> {
+    match in_place(move || conclude(*upload, Err(failure))).await {
+        Some((result, quota, end, _)) => {
+            quota.settle(end).await;
+            result
+        }
+        None => Err(Failure::Local(io::Error::other("upload panicked"))),
+    }
 }
 
 /// How long an `atomic` upload's end of data waits for its control connection to close too.
