@@ -25,21 +25,28 @@ pub const ALICE: (&str, &str) = ("alice", "secret");
 pub const BOB: (&str, &str) = ("bob", "hunter2");
 
 pub struct TestServerBuilder {
-    users: Vec<(String, String, Option<u64>, Option<u64>)>,
+    users: Vec<SeedUser>,
     config: ServerConfig,
     listen: SocketAddr,
+    data_dir: Option<PathBuf>,
+}
+
+struct SeedUser {
+    name: String,
+    password: String,
+    quota_bytes: Option<u64>,
+    quota_files: Option<u64>,
+    /// A home outside the data dir (e.g. on a small file system of its own).
+    home: Option<PathBuf>,
 }
 
 impl TestServerBuilder {
-    pub fn user(mut self, name: &str, password: &str) -> Self {
-        self.users.push((name.into(), password.into(), None, None));
-        self
+    pub fn user(self, name: &str, password: &str) -> Self {
+        self.user_with_limits(name, password, None, None)
     }
 
-    pub fn user_with_quota(mut self, name: &str, password: &str, quota: u64) -> Self {
-        self.users
-            .push((name.into(), password.into(), Some(quota), None));
-        self
+    pub fn user_with_quota(self, name: &str, password: &str, quota: u64) -> Self {
+        self.user_with_limits(name, password, Some(quota), None)
     }
 
     /// A user with a byte quota and/or a file-count quota.
@@ -50,8 +57,39 @@ impl TestServerBuilder {
         bytes: Option<u64>,
         files: Option<u64>,
     ) -> Self {
-        self.users
-            .push((name.into(), password.into(), bytes, files));
+        self.users.push(SeedUser {
+            name: name.into(),
+            password: password.into(),
+            quota_bytes: bytes,
+            quota_files: files,
+            home: None,
+        });
+        self
+    }
+
+    /// A user whose home is the directory `home` (created if missing), with an optional
+    /// byte quota: for homes on a file system of their own.
+    pub fn user_with_home(
+        mut self,
+        name: &str,
+        password: &str,
+        quota: Option<u64>,
+        home: &Path,
+    ) -> Self {
+        self.users.push(SeedUser {
+            name: name.into(),
+            password: password.into(),
+            quota_bytes: quota,
+            quota_files: None,
+            home: Some(home.to_path_buf()),
+        });
+        self
+    }
+
+    /// Keep the data dir (database, default homes) in `dir` instead of a fresh temporary
+    /// directory; the caller owns and removes it.
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
         self
     }
 
@@ -68,9 +106,15 @@ impl TestServerBuilder {
 
     pub fn start(self) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        let data = self.data_dir.unwrap_or_else(|| dir.path().to_path_buf());
         let mut config = self.config;
-        config.data_dir = dir.path().to_path_buf();
+        config.data_dir = data.clone();
         config.listen = vec![self.listen];
+        let homes = self
+            .users
+            .iter()
+            .filter_map(|u| Some((u.name.clone(), u.home.clone()?)))
+            .collect();
         let users = self.users;
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -82,18 +126,20 @@ impl TestServerBuilder {
                 .unwrap();
             rt.block_on(async move {
                 let store = Store::open_sqlite(&config.database_path()).await.unwrap();
-                for (name, password, quota_bytes, quota_files) in &users {
+                for u in &users {
+                    let home = u.home.as_ref().map(|h| h.to_str().unwrap());
                     store
                         .add_user(NewUser {
-                            name,
-                            password,
-                            home: None,
-                            quota_bytes: *quota_bytes,
-                            quota_files: *quota_files,
+                            name: &u.name,
+                            password: &u.password,
+                            home,
+                            quota_bytes: u.quota_bytes,
+                            quota_files: u.quota_files,
                         })
                         .await
                         .unwrap();
-                    std::fs::create_dir_all(config.homes_dir().join(name)).unwrap();
+                    let dir = u.home.clone().unwrap_or(config.homes_dir().join(&u.name));
+                    std::fs::create_dir_all(dir).unwrap();
                 }
                 let server = Server::bind(config, store).await.unwrap();
                 addr_tx
@@ -118,7 +164,9 @@ impl TestServerBuilder {
             addr,
             implicit_tls_addr,
             metrics,
-            dir,
+            _dir: dir,
+            data,
+            homes,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -132,7 +180,11 @@ pub struct TestServer {
     pub implicit_tls_addr: Option<SocketAddr>,
     /// The server's live counters (digest store hits, ...).
     pub metrics: Arc<ServerMetrics>,
-    dir: tempfile::TempDir,
+    /// Removed on drop (the data dir, unless the builder chose another).
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    /// Users whose home is not `<data>/homes/<name>`.
+    homes: std::collections::HashMap<String, PathBuf>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -148,6 +200,7 @@ impl TestServer {
             users: Vec::new(),
             config,
             listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: None,
         }
     }
 
@@ -164,17 +217,20 @@ impl TestServer {
     }
 
     pub fn data_dir(&self) -> &Path {
-        self.dir.path()
+        &self.data
     }
 
     /// The generated TLS certificate (PEM), when TLS is enabled without a configured one.
     pub fn tls_cert_path(&self) -> PathBuf {
-        self.dir.path().join("tls").join("cert.pem")
+        self.data.join("tls").join("cert.pem")
     }
 
     /// The host directory of a user's home.
     pub fn home(&self, user: &str) -> PathBuf {
-        self.dir.path().join("homes").join(user)
+        match self.homes.get(user) {
+            Some(h) => h.clone(),
+            None => self.data.join("homes").join(user),
+        }
     }
 
     /// `ftp://user:password@127.0.0.1:port` (no trailing slash).
@@ -188,7 +244,7 @@ impl TestServer {
             .enable_all()
             .build()
             .unwrap();
-        let db = self.dir.path().join("ferry.db");
+        let db = self.data.join("ferry.db");
         rt.block_on(async move {
             let store = Store::open_sqlite(&db).await.unwrap();
             let out = f(&store).await;
