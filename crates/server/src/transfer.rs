@@ -641,9 +641,15 @@ fn receive_loop(
             (len, pending_cr) = crlf_to_lf(&mut buf[..len], eof);
         }
         len = len.min(usize::try_from(room).unwrap_or(usize::MAX));
-        let allowed = rt
-            .block_on(up.quota.allow(len as u64))
-            .map_err(|e| Failure::Local(io::Error::other(e)))?;
+        let allowed = rt.block_on(up.quota.allow(len as u64)).map_err(|e| {
+            // The ledger's disk is full: the upload fails for lack of space (452, given back).
+            let kind = if e.is_disk_full() {
+                io::ErrorKind::StorageFull
+            } else {
+                io::ErrorKind::Other
+            };
+            Failure::Local(io::Error::new(kind, e))
+        })?;
         let fits = usize::try_from(allowed).unwrap_or(len).min(len);
         up.file.write_all(&buf[..fits]).map_err(Failure::Local)?;
         up.quota.wrote(fits as u64);

@@ -303,13 +303,7 @@ fn a_full_disk_leaves_every_target_as_it_was_for_a_user_with_a_quota() {
 // ---------------------------------------------------------------------------------------------
 // The database on a full disk.
 
-// Ignored until fixed: once the database's disk has been full, the server keeps SQLite's write
-// lock for good (another connection's `BEGIN IMMEDIATE` stays "database is locked" seconds
-// after the space is back, and the server's own next STOR gets 451); and a reservation the
-// store refuses mid-upload for lack of space is answered 451 as an interruption instead of
-// 452 (transfer.rs `receive`: `quota.allow` errors become `Failure::Local(io::Error::other)`).
 #[test]
-#[ignore = "server bug: the store's write lock stays held after SQLITE_FULL (see above)"]
 fn a_database_on_a_full_disk_refuses_or_succeeds_but_never_corrupts_the_ledger() {
     let Some(fs) = Tmpfs::mount("size=4m") else {
         return;

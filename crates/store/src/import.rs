@@ -151,11 +151,11 @@ impl Store {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let mut report = ImportReport::default();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::write_tx::WriteTx::begin(self).await?;
         for u in users {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = ?")
                 .bind(&u.name)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(tx.conn())
                 .await?;
             if exists.is_some() || report.imported.contains(&u.name) {
                 report
@@ -170,7 +170,7 @@ impl Store {
                 .bind(u.quota_bytes.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
                 .bind(u.quota_files.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
             report.imported.push(u.name.clone());
         }

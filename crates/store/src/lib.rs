@@ -12,6 +12,7 @@ mod password;
 mod quota;
 mod uploads;
 mod users;
+mod write_tx;
 
 pub use bans::Ban;
 pub use digests::FileIdentity;

@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::Row;
 
 use crate::quota::{to_i64, to_u64};
+use crate::write_tx::WriteTx;
 use crate::{Result, Store, StoreError};
 
 /// What an upload is about to do, as journaled before it writes its first byte.
@@ -116,7 +117,7 @@ impl Store {
         rec: &UploadRecord,
     ) -> Result<Option<(i64, bool)>> {
         let files = i64::from(count_file);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         let row = sqlx::query(
             "UPDATE users SET
                 used_bytes = CASE WHEN used_bytes < ? THEN 0 ELSE used_bytes - ? END,
@@ -130,14 +131,14 @@ impl Store {
         .bind(user_id)
         .bind(files)
         .bind(files)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn())
         .await?;
         let Some(row) = row else {
-            // Dropping the transaction rolls it back; there is nothing to undo anyway.
+            tx.rollback().await?;
             return Ok(None);
         };
         let byte_quota = row.try_get::<Option<i64>, _>("quota_bytes")?.is_some();
-        let id = insert(rec).fetch_one(&mut *tx).await?;
+        let id = insert(rec).fetch_one(tx.conn()).await?;
         tx.commit().await?;
         Ok(Some((id, byte_quota)))
     }
@@ -156,7 +157,7 @@ impl Store {
         allowance: u64,
     ) -> Result<bool> {
         let (written, want) = (to_i64(written), to_i64(want));
-        let mut tx = self.pool().begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         let res = sqlx::query(
             "UPDATE users SET
                 used_bytes = used_bytes + ?,
@@ -170,9 +171,10 @@ impl Store {
         .bind(user_id)
         .bind(want)
         .bind(to_i64(allowance))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() != 1 {
+            tx.rollback().await?;
             return Ok(false);
         }
         let res = sqlx::query(
@@ -182,7 +184,7 @@ impl Store {
         .bind(want)
         .bind(upload_id)
         .bind(user_id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() != 1 {
             // A reservation without its row would outlive a crash unseen: refuse the lot.
@@ -204,7 +206,7 @@ impl Store {
         held: u64,
     ) -> Result<()> {
         let held = to_i64(held);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         sqlx::query(
             "UPDATE users SET
                 used_bytes = CASE WHEN used_bytes + ? < 0 THEN 0 ELSE used_bytes + ? END,
@@ -219,12 +221,12 @@ impl Store {
         .bind(held)
         .bind(held)
         .bind(user_id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if let Some(id) = upload_id {
             sqlx::query("DELETE FROM uploads WHERE id = ?")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         tx.commit().await?;
@@ -239,7 +241,7 @@ impl Store {
         deltas: &[(i64, i64, i64)],
         finished_uploads: &[i64],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         for &(user_id, bytes, files) in deltas {
             if bytes == 0 && files == 0 {
                 continue;
@@ -255,13 +257,13 @@ impl Store {
             .bind(files)
             .bind(files)
             .bind(user_id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         }
         for &id in finished_uploads {
             sqlx::query("DELETE FROM uploads WHERE id = ?")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         tx.commit().await?;

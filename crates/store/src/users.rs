@@ -179,10 +179,10 @@ impl Store {
     }
 
     pub async fn update_user(&self, name: &str, update: UserUpdate) -> Result<User> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::write_tx::WriteTx::begin(self).await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = ?")
             .bind(name)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await?;
         let Some(id) = exists else {
             return Err(StoreError::NoSuchUser(name.to_owned()));
@@ -191,35 +191,35 @@ impl Store {
             sqlx::query("UPDATE users SET home = ? WHERE id = ?")
                 .bind(home)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         if let Some(q) = update.quota_bytes {
             sqlx::query("UPDATE users SET quota_bytes = ? WHERE id = ?")
                 .bind(opt_i64(q))
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         if let Some(q) = update.quota_files {
             sqlx::query("UPDATE users SET quota_files = ? WHERE id = ?")
                 .bind(opt_i64(q))
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         if let Some(require) = update.require_tls {
             sqlx::query("UPDATE users SET require_tls = ? WHERE id = ?")
                 .bind(require)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         if let Some(enabled) = update.enabled {
             sqlx::query("UPDATE users SET enabled = ? WHERE id = ?")
                 .bind(enabled)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         tx.commit().await?;
