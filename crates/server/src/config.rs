@@ -426,6 +426,7 @@ pub const OTHER_ENV: &[&str] = &[
     "FERRY_ALLOW_MISSING_TOOLS",
     "FERRY_ROBUSTNESS_SEED",
     "FERRY_ROBUSTNESS_STEPS",
+    "FERRY_TEST_LOG",
 ];
 
 /// The known key closest to a misspelt one (edit distance at most a third of its length,

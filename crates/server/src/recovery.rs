@@ -85,7 +85,10 @@ fn resolve(row: &JournaledUpload, home_path: &std::path::Path) -> io::Result<boo
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
                 Err(e) => return Err(e),
             };
-            if rec.mode == "atomic-resume" && size > 0 {
+            // As when an upload is interrupted live (upload.rs): an empty fragment stands
+            // only where no file would lose its content to it.
+            let target_exists = home.metadata(&target).is_ok();
+            if rec.mode == "atomic-resume" && (size > 0 || !target_exists) {
                 home.commit_staged(&temp, &target, true)?;
                 Ok(true)
             } else {
@@ -106,4 +109,83 @@ fn resolve(row: &JournaledUpload, home_path: &std::path::Path) -> io::Result<boo
         }
         None => Ok(true),
     }
+}
+
+/// How long a staging file must have gone unwritten to be taken for an orphan.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A file in the data directory that exists while this node runs: found at start, it says
+/// the last run ended without a clean shutdown.
+pub(crate) struct RunMarker {
+    path: PathBuf,
+}
+
+impl RunMarker {
+    /// Creates the marker; true in the second place when the previous run did not remove it.
+    pub(crate) fn create(data_dir: &std::path::Path, node: &str) -> io::Result<(RunMarker, bool)> {
+        let safe: String = node
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = data_dir.join(format!("running.{safe}"));
+        let crashed = path.exists();
+        std::fs::create_dir_all(data_dir)?;
+        std::fs::write(&path, format!("{}\n", std::process::id()))?;
+        Ok((RunMarker { path }, crashed))
+    }
+
+    /// A clean shutdown.
+    pub(crate) fn remove(self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!(error = %e, path = %self.path.display(), "could not remove the run marker");
+        }
+    }
+}
+
+/// After a crash: removes staging files that no upload has written to for
+/// [`STALE_STAGING`], from every home, in the background. Small uploads of users without
+/// limits are not journaled (they finish within one write), so a crash during one can leave
+/// its staging file where no journal row points. A live upload writes its file at least every
+/// five minutes (the data timeout), on this node or any other sharing the homes, so a file
+/// untouched for longer is an orphan.
+pub(crate) fn sweep_orphaned_staging(store: Store, config: &crate::config::ServerConfig) {
+    let config = config.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(STALE_STAGING).await;
+        let started = std::time::SystemTime::now() - STALE_STAGING;
+        let users = match store.users().await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(error = %e, "staging sweep skipped: users unreadable");
+                return;
+            }
+        };
+        let homes: Vec<PathBuf> = users.iter().map(|u| config.home_of(u)).collect();
+        let swept = tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            for path in homes {
+                if !path.is_dir() {
+                    continue;
+                }
+                match Home::open(&path).and_then(|h| h.remove_stale_staging(started)) {
+                    Ok(n) => removed += n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, home = %path.display(), "staging sweep failed")
+                    }
+                }
+            }
+            removed
+        })
+        .await
+        .unwrap_or(0);
+        if swept > 0 {
+            tracing::warn!(removed = swept, "removed staging files left by a crash");
+        }
+    });
 }

@@ -55,6 +55,7 @@ pub struct Server {
     ctx: Arc<ServerContext>,
     /// Control listeners, each flagged whether TLS starts at once (implicit FTPS).
     listeners: Vec<(TcpListener, bool)>,
+    run_marker: crate::recovery::RunMarker,
 }
 
 /// Reloads the TLS certificate of a running server (SIGHUP).
@@ -80,6 +81,10 @@ impl Server {
         };
         // This node runs no upload yet: what its journal holds was cut off by a crash.
         let node_id = config.node_id();
+        let (run_marker, crashed) = crate::recovery::RunMarker::create(&config.data_dir, &node_id)?;
+        if crashed {
+            crate::recovery::sweep_orphaned_staging(store.clone(), &config);
+        }
         let recovered = crate::recovery::recover_uploads(&store, &node_id).await?;
         if recovered.uploads > 0 {
             tracing::warn!(
@@ -150,7 +155,11 @@ impl Server {
             shutdown: CancellationToken::new(),
             next_session_id: AtomicU64::new(1),
         });
-        Ok(Server { ctx, listeners })
+        Ok(Server {
+            ctx,
+            listeners,
+            run_marker,
+        })
     }
 
     /// Counters of this server (shared, live).
@@ -227,6 +236,7 @@ impl Server {
         let _ = ban_sync.await;
         self.ctx.unlimited_usage.flush(None).await;
         self.ctx.store.close().await;
+        self.run_marker.remove();
         Ok(())
     }
 }

@@ -78,37 +78,48 @@ impl Store {
         offenses: u32,
         reason: &str,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO bans (ip, banned_until, offenses, reason, created_at)
+        self.write(async |c| {
+            sqlx::query(
+                "INSERT INTO bans (ip, banned_until, offenses, reason, created_at)
              VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (ip) DO UPDATE SET banned_until = excluded.banned_until,
                  offenses = excluded.offenses, reason = excluded.reason,
                  created_at = excluded.created_at",
-        )
-        .bind(ip.to_string())
-        .bind(banned_until)
-        .bind(i64::from(offenses))
-        .bind(reason)
-        .bind(now())
-        .execute(self.pool())
+            )
+            .bind(ip.to_string())
+            .bind(banned_until)
+            .bind(i64::from(offenses))
+            .bind(reason)
+            .bind(now())
+            .execute(c)
+            .await
+        })
         .await?;
         Ok(())
     }
 
     /// Lifts the ban of `ip` and forgets its history; false when it had none.
     pub async fn delete_ban(&self, ip: IpAddr) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM bans WHERE ip = ?")
-            .bind(ip.to_string())
-            .execute(self.pool())
+        let r = self
+            .write(async |c| {
+                sqlx::query("DELETE FROM bans WHERE ip = ?")
+                    .bind(ip.to_string())
+                    .execute(c)
+                    .await
+            })
             .await?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Forgets bans that ended more than `keep_secs` ago (their history no longer escalates).
     pub async fn prune_bans(&self, keep_secs: i64) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM bans WHERE banned_until < ?")
-            .bind(now().saturating_sub(keep_secs))
-            .execute(self.pool())
+        let r = self
+            .write(async |c| {
+                sqlx::query("DELETE FROM bans WHERE banned_until < ?")
+                    .bind(now().saturating_sub(keep_secs))
+                    .execute(c)
+                    .await
+            })
             .await?;
         Ok(r.rows_affected())
     }

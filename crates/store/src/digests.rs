@@ -42,7 +42,7 @@ impl Store {
     }
 
     pub async fn save_digest(&self, id: &FileIdentity, algo: &str, hex: &str) -> Result<()> {
-        sqlx::query(
+        self.write(async |c| sqlx::query(
             "INSERT INTO digests (dev, ino, algo, size, mtime_ns, ctime_ns, hex) VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (dev, ino, algo) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
                 ctime_ns = excluded.ctime_ns, hex = excluded.hex",
@@ -54,18 +54,20 @@ impl Store {
         .bind(id.mtime_ns)
         .bind(id.ctime_ns)
         .bind(hex)
-        .execute(self.pool())
-        .await?;
+        .execute(c).await).await?;
         Ok(())
     }
 
     /// Forgets every digest of a file (it is about to change, or is gone).
     pub async fn forget_digests(&self, dev: u64, ino: u64) -> Result<()> {
-        sqlx::query("DELETE FROM digests WHERE dev = ? AND ino = ?")
-            .bind(i(dev))
-            .bind(i(ino))
-            .execute(self.pool())
-            .await?;
+        self.write(async |c| {
+            sqlx::query("DELETE FROM digests WHERE dev = ? AND ino = ?")
+                .bind(i(dev))
+                .bind(i(ino))
+                .execute(c)
+                .await
+        })
+        .await?;
         Ok(())
     }
 }

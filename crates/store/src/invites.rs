@@ -66,14 +66,13 @@ impl Store {
         let mut raw = [0u8; 16];
         OsRng.fill_bytes(&mut raw);
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let id = sqlx::query("INSERT INTO invites (token_hash, quota_bytes, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?)")
+        let id = self.write(async |c| sqlx::query("INSERT INTO invites (token_hash, quota_bytes, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(token_hash(&token))
             .bind(quota_bytes.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
             .bind(i64::try_from(uses).unwrap_or(i64::MAX))
             .bind(expires_at)
             .bind(now())
-            .execute(self.pool())
-            .await?
+            .execute(c).await).await?
             .last_insert_rowid();
         let invite = self
             .invites()
@@ -93,9 +92,13 @@ impl Store {
 
     /// False when no such invite exists.
     pub async fn revoke_invite(&self, id: i64) -> Result<bool> {
-        let res = sqlx::query("UPDATE invites SET revoked = 1 WHERE id = ?")
-            .bind(id)
-            .execute(self.pool())
+        let res = self
+            .write(async |c| {
+                sqlx::query("UPDATE invites SET revoked = 1 WHERE id = ?")
+                    .bind(id)
+                    .execute(c)
+                    .await
+            })
             .await?;
         Ok(res.rows_affected() == 1)
     }
@@ -121,23 +124,25 @@ impl Store {
         let Some(invite) = self.find_invite(token).await? else {
             return Ok(None);
         };
-        let res = sqlx::query(
+        let res = self.write(async |c| sqlx::query(
             "UPDATE invites SET uses_left = uses_left - 1
              WHERE id = ? AND uses_left > 0 AND revoked = 0 AND (expires_at IS NULL OR expires_at > ?)",
         )
         .bind(invite.id)
         .bind(now())
-        .execute(self.pool())
-        .await?;
+        .execute(c).await).await?;
         Ok((res.rows_affected() == 1).then_some(invite))
     }
 
     /// Gives a use back (the registration it was spent on failed).
     pub async fn return_invite_use(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE invites SET uses_left = uses_left + 1 WHERE id = ?")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        self.write(async |c| {
+            sqlx::query("UPDATE invites SET uses_left = uses_left + 1 WHERE id = ?")
+                .bind(id)
+                .execute(c)
+                .await
+        })
+        .await?;
         Ok(())
     }
 }

@@ -64,39 +64,44 @@ impl Store {
 
     /// Adds a file or directory to the count, if the file quota allows (MKD).
     pub async fn try_add_file(&self, user_id: i64) -> Result<bool> {
-        let res = sqlx::query("UPDATE users SET used_files = used_files + 1 WHERE id = ? AND (quota_files IS NULL OR used_files + 1 <= quota_files)")
+        let res = self.write(async |c| sqlx::query("UPDATE users SET used_files = used_files + 1 WHERE id = ? AND (quota_files IS NULL OR used_files + 1 <= quota_files)")
             .bind(user_id)
-            .execute(self.pool())
-            .await?;
+            .execute(c).await).await?;
         Ok(res.rows_affected() == 1)
     }
 
     /// Credits removed bytes and files (DELE, RMD, RNTO over a file), never below zero.
     pub async fn release_usage(&self, user_id: i64, bytes: u64, files: u64) -> Result<()> {
-        sqlx::query(
-            "UPDATE users SET
+        self.write(async |c| {
+            sqlx::query(
+                "UPDATE users SET
                 used_bytes = CASE WHEN used_bytes < ? THEN 0 ELSE used_bytes - ? END,
                 used_files = CASE WHEN used_files < ? THEN 0 ELSE used_files - ? END
              WHERE id = ?",
-        )
-        .bind(to_i64(bytes))
-        .bind(to_i64(bytes))
-        .bind(to_i64(files))
-        .bind(to_i64(files))
-        .bind(user_id)
-        .execute(self.pool())
+            )
+            .bind(to_i64(bytes))
+            .bind(to_i64(bytes))
+            .bind(to_i64(files))
+            .bind(to_i64(files))
+            .bind(user_id)
+            .execute(c)
+            .await
+        })
         .await?;
         Ok(())
     }
 
     /// Sets usage to what a scan of the home found (`ferryd quota rescan`).
     pub async fn set_usage(&self, user_id: i64, bytes: u64, files: u64) -> Result<()> {
-        sqlx::query("UPDATE users SET used_bytes = ?, used_files = ? WHERE id = ?")
-            .bind(to_i64(bytes))
-            .bind(to_i64(files))
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
+        self.write(async |c| {
+            sqlx::query("UPDATE users SET used_bytes = ?, used_files = ? WHERE id = ?")
+                .bind(to_i64(bytes))
+                .bind(to_i64(files))
+                .bind(user_id)
+                .execute(c)
+                .await
+        })
+        .await?;
         Ok(())
     }
 }

@@ -101,7 +101,7 @@ impl Store {
     /// Journals an upload of a user without limits, whose ledger is batched (see
     /// [`Store::flush_unlimited`]). Returns the row's id.
     pub async fn journal_upload(&self, rec: &UploadRecord) -> Result<i64> {
-        Ok(insert(rec).fetch_one(self.pool()).await?)
+        Ok(self.write(async |c| insert(rec).fetch_one(c).await).await?)
     }
 
     /// Starts the accounting of a limited user's upload and journals it, in one transaction:
@@ -285,10 +285,13 @@ impl Store {
 
     /// Deletes a journal row once its upload has been resolved.
     pub async fn forget_upload(&self, upload_id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM uploads WHERE id = ?")
-            .bind(upload_id)
-            .execute(self.pool())
-            .await?;
+        self.write(async |c| {
+            sqlx::query("DELETE FROM uploads WHERE id = ?")
+                .bind(upload_id)
+                .execute(c)
+                .await
+        })
+        .await?;
         Ok(())
     }
 
@@ -296,13 +299,16 @@ impl Store {
     /// uploads, once this node has resolved its own), 0 for a user with none. One statement,
     /// so a concurrent reservation on another node is either counted or not yet made.
     pub async fn recompute_reservations(&self) -> Result<()> {
-        sqlx::query(
-            "UPDATE users SET reserved_bytes =
+        self.write(async |c| {
+            sqlx::query(
+                "UPDATE users SET reserved_bytes =
                 COALESCE((SELECT SUM(reserved) FROM uploads WHERE uploads.user_id = users.id), 0)
              WHERE reserved_bytes <>
                 COALESCE((SELECT SUM(reserved) FROM uploads WHERE uploads.user_id = users.id), 0)",
-        )
-        .execute(self.pool())
+            )
+            .execute(c)
+            .await
+        })
         .await?;
         Ok(())
     }

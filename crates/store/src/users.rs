@@ -98,7 +98,7 @@ impl Store {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let res = sqlx::query(
+        let res = self.write(async |c| sqlx::query(
             "INSERT INTO users (name, password_hash, home, quota_bytes, quota_files, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(new.name)
@@ -107,8 +107,7 @@ impl Store {
         .bind(opt_i64(new.quota_bytes))
         .bind(opt_i64(new.quota_files))
         .bind(now)
-        .execute(self.pool())
-        .await;
+        .execute(c).await).await;
         match res {
             Ok(_) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -149,9 +148,13 @@ impl Store {
     }
 
     pub async fn delete_user(&self, name: &str) -> Result<()> {
-        let res = sqlx::query("DELETE FROM users WHERE name = ?")
-            .bind(name)
-            .execute(self.pool())
+        let res = self
+            .write(async |c| {
+                sqlx::query("DELETE FROM users WHERE name = ?")
+                    .bind(name)
+                    .execute(c)
+                    .await
+            })
             .await?;
         self.verifier().forget(name);
         if res.rows_affected() == 0 {
@@ -166,10 +169,14 @@ impl Store {
             .hash(password)
             .await
             .map_err(StoreError::Hash)?;
-        let res = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
-            .bind(phc)
-            .bind(name)
-            .execute(self.pool())
+        let res = self
+            .write(async |c| {
+                sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
+                    .bind(phc)
+                    .bind(name)
+                    .execute(c)
+                    .await
+            })
             .await?;
         self.verifier().forget(name);
         if res.rows_affected() == 0 {
@@ -252,13 +259,15 @@ impl Store {
                 // An imported legacy hash: replace it with argon2id now that we know the password.
                 match self.verifier().hash(password).await {
                     Ok(new) => {
-                        sqlx::query(
+                        self.write(async |c| {
+                            sqlx::query(
                             "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
                         )
                         .bind(new)
                         .bind(u.id)
                         .bind(old)
-                        .execute(self.pool())
+                        .execute(c).await
+                        })
                         .await?;
                         tracing::info!(user = u.name, "legacy password hash replaced by argon2id");
                     }

@@ -73,3 +73,23 @@ impl Drop for WriteTx {
 fn discard(conn: PoolConnection<Sqlite>) {
     drop(conn.detach());
 }
+
+impl Store {
+    /// Runs one write statement outside a transaction, on a connection that is closed rather
+    /// than pooled if the statement fails: a failed write can leave SQLite's implicit
+    /// transaction (and the write lock) held until its statement is reset, which sqlx does
+    /// only when that cached statement is next used on that connection.
+    pub(crate) async fn write<T>(
+        &self,
+        statement: impl AsyncFnOnce(&mut SqliteConnection) -> sqlx::Result<T>,
+    ) -> sqlx::Result<T> {
+        let mut conn = self.pool().acquire().await?;
+        match statement(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                discard(conn);
+                Err(e)
+            }
+        }
+    }
+}

@@ -105,6 +105,13 @@ impl TestServerBuilder {
     }
 
     pub fn start(self) -> TestServer {
+        if let Ok(filter) = std::env::var("FERRY_TEST_LOG") {
+            // Once per test binary; later calls find a logger installed and change nothing.
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
         let dir = tempfile::tempdir().unwrap();
         let data = self.data_dir.unwrap_or_else(|| dir.path().to_path_buf());
         let mut config = self.config;

@@ -387,6 +387,29 @@ impl Home {
         Ok((bytes, entries))
     }
 
+    /// Removes staging files last written before `older_than` (left by a crash before their
+    /// upload was journaled), walking the home without following symlinks. Returns how many.
+    pub fn remove_stale_staging(&self, older_than: SystemTime) -> io::Result<usize> {
+        let mut removed = 0;
+        let mut stack = vec![self.dir.try_clone()?];
+        while let Some(dir) = stack.pop() {
+            for e in dir.entries()? {
+                let e = e?;
+                let ft = e.file_type()?;
+                if ft.is_dir() {
+                    stack.push(e.open_dir()?);
+                } else if ft.is_file()
+                    && e.file_name().to_string_lossy().starts_with(STAGING_PREFIX)
+                    && e.metadata()?.modified()?.into_std() < older_than
+                {
+                    dir.remove_file(e.file_name())?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Sets the modification time (MFMT).
     pub fn set_mtime(&self, p: &VirtualPath, unix: i64) -> io::Result<()> {
         let t = if unix >= 0 {
@@ -501,5 +524,40 @@ mod entry {
             nlink: m.nlink(),
             unique: (m.dev(), m.ino()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_staging_files_are_removed_and_fresh_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::open(dir.path()).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let old = dir.path().join("sub/.ferry-upload.00000000000000aa");
+        std::fs::write(&old, b"orphan").unwrap();
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        let fresh = dir.path().join(".ferry-upload.00000000000000bb");
+        std::fs::write(&fresh, b"live").unwrap();
+        let user_file = dir.path().join("sub/keep.txt");
+        std::fs::write(&user_file, b"mine").unwrap();
+        File::options()
+            .write(true)
+            .open(&user_file)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        let cutoff = SystemTime::now() - Duration::from_secs(600);
+        assert_eq!(home.remove_stale_staging(cutoff).unwrap(), 1);
+        assert!(!old.exists());
+        assert!(fresh.exists() && user_file.exists());
     }
 }
