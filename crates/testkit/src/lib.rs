@@ -8,6 +8,7 @@
 
 pub mod hostile;
 pub mod storm;
+pub mod uploads;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
