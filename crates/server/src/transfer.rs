@@ -302,7 +302,7 @@ fn conclude(
         Err(_) => Ending::Interrupted,
     };
     let written = upload.quota.written();
-    let (end, failed) = upload.place.conclude(ending, written);
+    let (end, failed) = upload.place.conclude(&upload.file, ending, written);
     if let Some(e) = failed {
         tracing::warn!(error = %e, "completed upload could not take its name");
         result = Err(Failure::Local(e));

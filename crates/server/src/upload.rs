@@ -17,6 +17,7 @@
 
 use std::fs::File;
 use std::io;
+use std::path::PathBuf;
 
 use ferry_vfs::{Home, VirtualPath};
 
@@ -96,6 +97,9 @@ pub(crate) struct Conclusion {
 /// An upload's destination, and the rules that apply when it ends.
 pub(crate) struct Placement {
     pub home: Home,
+    /// The home's host path: where to look for a staging file whose directory was renamed
+    /// while it was written.
+    pub home_path: PathBuf,
     pub dest: Destination,
     pub mode: UploadMode,
     /// fsync before the final reply (`fsync_uploads`).
@@ -104,9 +108,16 @@ pub(crate) struct Placement {
 }
 
 impl Placement {
-    pub(crate) fn new(home: Home, dest: Destination, mode: UploadMode, durable: bool) -> Self {
+    pub(crate) fn new(
+        home: Home,
+        home_path: PathBuf,
+        dest: Destination,
+        mode: UploadMode,
+        durable: bool,
+    ) -> Self {
         Placement {
             home,
+            home_path,
             dest,
             mode,
             durable,
@@ -168,6 +179,7 @@ impl Placement {
     /// is an error: the upload is then given back, and the error says why.
     pub(crate) fn conclude(
         &mut self,
+        file: &File,
         ending: Ending,
         written: u64,
     ) -> (Conclusion, Option<io::Error>) {
@@ -209,8 +221,12 @@ impl Placement {
                         Err(e) => failure = Some(e),
                     }
                 }
-                if let Err(e) = self.home.discard_staged(temp) {
-                    tracing::error!(error = %e, temp = %temp, "could not remove an upload's staging file");
+                // The staging file may no longer be where it was made: another session can
+                // rename its directory meanwhile. Found through its descriptor, it goes too,
+                // so no hidden bytes outlive the upload uncounted.
+                let at = self.locate_staging(file).unwrap_or_else(|| temp.clone());
+                if let Err(e) = self.home.discard_staged(&at) {
+                    tracing::error!(error = %e, temp = %at, "could not remove an upload's staging file");
                 }
                 (
                     Conclusion {
@@ -235,8 +251,11 @@ impl Placement {
                 };
                 if !give_back {
                     if ending == Ending::Complete && self.durable && *created {
-                        if let Err(e) = self.home.sync_dir(&target.parent()) {
-                            return (Conclusion::default(), Some(e));
+                        match self.home.sync_dir(&target.parent()) {
+                            // Renamed away meanwhile: the file is whole, wherever it now is.
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                            Err(e) => return (Conclusion::default(), Some(e)),
+                            Ok(()) => {}
                         }
                     }
                     return (Conclusion::default(), None);
@@ -270,6 +289,30 @@ impl Placement {
                 )
             }
         }
+    }
+}
+
+impl Placement {
+    /// Where the open staging file is now, when its directory was renamed (Linux's
+    /// `/proc/self/fd` names the file behind a descriptor); `None` when it is where it was
+    /// made, or cannot be found inside the home.
+    fn locate_staging(&self, file: &File) -> Option<VirtualPath> {
+        use std::os::fd::AsRawFd;
+        let Destination::Staged { temp, .. } = &self.dest else {
+            return None;
+        };
+        if self.home.metadata(temp).is_ok() {
+            return None;
+        }
+        let now = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+        let root = std::fs::canonicalize(&self.home_path).ok()?;
+        let inside = now.strip_prefix(&root).ok()?.to_str()?;
+        let (dir, name) = inside.rsplit_once('/').unwrap_or(("", inside));
+        if !name.starts_with(ferry_vfs::STAGING_PREFIX) {
+            return None;
+        }
+        let dir = VirtualPath::resolve(&VirtualPath::root(), dir).ok()?;
+        Some(dir.child(name))
     }
 }
 

@@ -132,7 +132,13 @@ pub(crate) async fn begin_upload(
     let (user_id, home) = (account.user.id, account.home.clone());
     let home_path = s.ctx.config.home_of(&account.user);
     let config = &s.ctx.config;
-    let place = Placement::new(home, opened.dest, config.upload_mode, config.fsync_uploads);
+    let place = Placement::new(
+        home,
+        home_path.clone(),
+        opened.dest,
+        config.upload_mode,
+        config.fsync_uploads,
+    );
     let (target, temp, kept) = match &place.dest {
         Destination::Staged { temp, target, .. } => (target, Some(temp), 0),
         Destination::InPlace { target, kept, .. } => (target, None, *kept),
@@ -158,13 +164,13 @@ pub(crate) async fn begin_upload(
     let quota = match UploadQuota::begin(&s.ctx.store, &s.ctx.unlimited_usage, start).await {
         Ok(Some(q)) => q,
         Ok(None) => {
-            give_back_unstarted(place).await;
+            give_back_unstarted(place, opened.file).await;
             return Ok(
                 Reply::new(552, "File quota exceeded: no more files may be created.").into(),
             );
         }
         Err(e) => {
-            give_back_unstarted(place).await;
+            give_back_unstarted(place, opened.file).await;
             return Ok(store_error_reply(&e).into());
         }
     };
@@ -204,9 +210,9 @@ pub(crate) async fn begin_upload(
 }
 
 /// Undoes the open of an upload the ledger refused: nothing was written, nothing may stay.
-async fn give_back_unstarted(mut place: Placement) {
+async fn give_back_unstarted(mut place: Placement, file: std::fs::File) {
     let _ = blocking(move || {
-        place.conclude(Ending::OutOfSpace, 0);
+        place.conclude(&file, Ending::OutOfSpace, 0);
         Ok(())
     })
     .await;
