@@ -194,8 +194,9 @@ fn a_killed_upload_resumes_on_the_next_run() {
         .command(&["--limit-rate", "300k", "put", "up.bin", &url])
         .spawn()
         .unwrap();
+    let home = srv.home("alice");
     wait_for(Duration::from_secs(30), "part of the upload", || {
-        size_of(&on_server) >= 400_000
+        ferry_testkit::uploads::bytes_arrived(&home, "up.bin") >= 400_000
     });
     child.kill().unwrap();
     child.wait().unwrap();

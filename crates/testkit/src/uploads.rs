@@ -8,6 +8,30 @@ use std::time::{Duration, Instant};
 
 use crate::TestServer;
 
+/// How many bytes of an upload to `dir/name` have reached the server's disk so far: the size
+/// of the target, or of the largest staging file in `dir` while a staged upload runs (its
+/// target appears only when it ends).
+pub fn bytes_arrived(dir: &Path, name: &str) -> u64 {
+    let target = std::fs::metadata(dir.join(name))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let staged = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".ferry-upload.")
+                })
+                .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    target.max(staged)
+}
+
 /// Files in `dir` (recursively) whose name is a staging name (`.ferry-upload.*`).
 pub fn staging_files(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
