@@ -2,6 +2,7 @@
 //! (`ferryd user ...`). Thin: parses arguments and configuration, then calls the libraries.
 
 mod ban;
+mod privileges;
 
 use std::io::{BufRead, IsTerminal};
 use std::net::{IpAddr, SocketAddr};
@@ -447,6 +448,7 @@ fn raise_fd_limit() {
 async fn serve(config: ServerConfig) -> Result<()> {
     config.check().map_err(anyhow::Error::msg)?;
     raise_fd_limit();
+    privileges::apply_umask(config.umask);
     let store = open_store(&config).await?;
     std::fs::create_dir_all(config.homes_dir())?;
     let users = store.users().await?.len();
@@ -456,7 +458,10 @@ async fn serve(config: ServerConfig) -> Result<()> {
     let data_dir = config.data_dir.clone();
     let (tls, tls_why) = config.tls_mode_reason();
     let tls = format!("{tls:?}").to_ascii_lowercase();
+    let run_as = config.run_as.clone();
     let server = Server::bind(config, store).await?;
+    // Ports bound, key read, database open: root is not needed any more.
+    privileges::drop_root(run_as.as_deref(), &data_dir)?;
     if let Some(reloader) = server.tls_reloader() {
         tokio::spawn(reload_on_sighup(reloader));
     }
@@ -550,6 +555,8 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
             let home_dir = config.home_of(&user);
             std::fs::create_dir_all(&home_dir)
                 .with_context(|| format!("creating home {}", home_dir.display()))?;
+            // Made by root for a server that runs as `run_as`: the server must own it.
+            privileges::hand_over(&home_dir, config.run_as.as_deref())?;
             println!(
                 "user {name} added (home {}, quota {})",
                 home_dir.display(),

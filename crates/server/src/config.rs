@@ -303,9 +303,47 @@ pub struct ServerConfig {
     pub ban_allow: Vec<String>,
     /// `SITE EXEC` commands (none by default).
     pub site_exec: SiteExecConfig,
+    /// `user[:group]` to switch to after binding the ports and reading the TLS key, when
+    /// started as root (ferryd never needs root: see CAP_NET_BIND_SERVICE).
+    pub run_as: Option<String>,
+    /// The process umask (octal), applied to everything ferryd creates.
+    #[serde(deserialize_with = "de_mode")]
+    pub umask: u32,
+    /// Permission bits of uploaded files (before the umask); an overwrite keeps the old file's.
+    #[serde(deserialize_with = "de_mode")]
+    pub file_mode: u32,
+    /// Permission bits of directories made with MKD (before the umask).
+    #[serde(deserialize_with = "de_mode")]
+    pub dir_mode: u32,
     /// Quota for users created without `--quota` (bytes; `None` = unlimited).
     #[serde(deserialize_with = "de_size")]
     pub default_quota: Option<u64>,
+}
+
+/// Permission bits: a TOML octal integer (`0o644`) or a string of octal digits (`"0644"`,
+/// `"644"`, as `FERRY_FILE_MODE=644` arrives). At most 0o777: no set-id or sticky bits.
+fn de_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Num(u32),
+        Text(String),
+    }
+    let mode = match Raw::deserialize(d)? {
+        Raw::Num(n) => n,
+        Raw::Text(s) => {
+            let digits = s.trim().trim_start_matches("0o");
+            u32::from_str_radix(digits, 8).map_err(|_| {
+                serde::de::Error::custom(format!("{s:?} is not an octal mode such as \"0644\""))
+            })?
+        }
+    };
+    if mode > 0o777 {
+        return Err(serde::de::Error::custom(format!(
+            "mode {mode:o} (octal) has bits beyond 0777; write modes in octal, e.g. \"0644\""
+        )));
+    }
+    Ok(mode)
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -370,6 +408,10 @@ impl Default for ServerConfig {
             max_prelogin_per_ip: 128,
             ban_allow: Vec::new(),
             site_exec: SiteExecConfig::default(),
+            run_as: None,
+            umask: 0o022,
+            file_mode: 0o644,
+            dir_mode: 0o755,
         }
     }
 }
@@ -415,6 +457,10 @@ pub const KEYS: &[&str] = &[
     "max_prelogin_per_ip",
     "ban_allow",
     "default_quota",
+    "run_as",
+    "umask",
+    "file_mode",
+    "dir_mode",
 ];
 
 /// `FERRY_*` variables read by ferryd, the ferry client or the test suite that are not keys
@@ -509,7 +555,10 @@ impl ServerConfig {
                         .map(|a| toml::Value::String(a.trim().to_owned()))
                         .collect(),
                 )
-            } else if key == "node_id" {
+            } else if matches!(
+                key.as_str(),
+                "node_id" | "run_as" | "umask" | "file_mode" | "dir_mode"
+            ) {
                 toml::Value::String(raw.clone())
             } else {
                 match toml::from_str::<toml::Table>(&format!("v = {raw}"))

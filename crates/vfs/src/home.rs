@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, MetadataExt, OpenOptions, Permissions, PermissionsExt};
+use cap_std::fs::{
+    Dir, DirBuilderExt, MetadataExt, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt,
+};
 use ferry_proto::listing::{Entry, EntryKind};
 
 use crate::path::STAGING_PREFIX;
@@ -59,6 +61,9 @@ pub struct StagedUpload {
 #[derive(Clone, Debug)]
 pub struct Home {
     dir: Arc<Dir>,
+    /// Permission bits of files and directories this home creates (before the umask).
+    file_mode: u32,
+    dir_mode: u32,
 }
 
 /// Why the jail refused an operation on something that does exist inside the home. Carried
@@ -101,7 +106,18 @@ impl Home {
     pub fn open(path: &Path) -> io::Result<Home> {
         std::fs::create_dir_all(path)?;
         let dir = Dir::open_ambient_dir(path, ambient_authority())?;
-        Ok(Home { dir: Arc::new(dir) })
+        Ok(Home {
+            dir: Arc::new(dir),
+            file_mode: 0o644,
+            dir_mode: 0o755,
+        })
+    }
+
+    /// The permission bits new files and directories get (before the process umask).
+    pub fn with_modes(mut self, file_mode: u32, dir_mode: u32) -> Home {
+        self.file_mode = file_mode & 0o777;
+        self.dir_mode = dir_mode & 0o777;
+        self
     }
 
     /// Follows symlinks, but only within the home.
@@ -141,7 +157,7 @@ impl Home {
         }
         // Creating exclusively first tells us, without a race, whether the file is new.
         let mut create = OpenOptions::new();
-        create.write(true).create_new(true);
+        create.write(true).create_new(true).mode(self.file_mode);
         if mode == WriteMode::Append {
             create.append(true);
         }
@@ -225,7 +241,7 @@ impl Home {
         };
         let parent = target.parent();
         let mut create = OpenOptions::new();
-        create.write(true).create_new(true);
+        create.write(true).create_new(true).mode(self.file_mode);
         for _ in 0..8 {
             let temp = parent.child(&staging_name());
             let file = match self.dir.open_with(temp.relative(), &create) {
@@ -302,7 +318,9 @@ impl Home {
         if p.is_root() {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists"));
         }
-        self.dir.create_dir(p.relative())
+        let mut builder = cap_std::fs::DirBuilder::new();
+        builder.mode(self.dir_mode);
+        self.dir.create_dir_with(p.relative(), &builder)
     }
 
     pub fn remove_dir(&self, p: &VirtualPath) -> io::Result<()> {

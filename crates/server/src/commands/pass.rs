@@ -97,14 +97,16 @@ pub(crate) async fn complete_login(
         .into();
     };
     let home_path: PathBuf = s.ctx.config.home_of(&user);
-    let home = match blocking(move || Home::open(&home_path)).await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(user = name, error = %e, "cannot open home directory");
-            s.auth = AuthState::Fresh;
-            return Reply::new(530, "Login refused: home directory unavailable.").into();
-        }
-    };
+    let (file_mode, dir_mode) = (s.ctx.config.file_mode, s.ctx.config.dir_mode);
+    let home =
+        match blocking(move || Ok(Home::open(&home_path)?.with_modes(file_mode, dir_mode))).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(user = name, error = %e, "cannot open home directory");
+                s.auth = AuthState::Fresh;
+                return Reply::new(530, "Login refused: home directory unavailable.").into();
+            }
+        };
     tracing::Span::current().record("user", name.as_str());
     tracing::info!("login ok");
     s.auth = AuthState::LoggedIn(Box::new(Account {
