@@ -53,6 +53,16 @@ enum Cmd {
     Ban(ban::BanCmd),
     /// Print a commented example ferry.toml with every key and its default.
     ConfigExample,
+    /// Check the configuration (file, environment, combinations, TLS files) without serving.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Load ferry.toml and FERRY_* as `serve` would, report problems and the effective
+    /// settings that one run can change for the next (TLS), and exit non-zero on an error.
+    Check,
 }
 
 /// Every flag overrides the same key of ferry.toml; each also reads FERRY_<KEY>.
@@ -189,6 +199,16 @@ enum UserCmd {
     },
     /// List users.
     List,
+    /// Disable the accounts still on an imported legacy hash (MD5, crypt, bcrypt), so a
+    /// migration can be finished: users who logged in since the import have argon2id already.
+    ExpireLegacy {
+        /// Only accounts created (imported) longer ago than this, e.g. 90d, 12h [default: all]
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Report which accounts would be disabled, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Import users from another server's password file, in one transaction. Legacy hashes
     /// keep working and become argon2id at each user's next login.
     Import {
@@ -300,6 +320,7 @@ async fn run(cli: Cli) -> Result<()> {
             print!("{}", include_str!("../../../ferry.toml.example"));
             Ok(())
         }
+        Cmd::Config(ConfigCmd::Check) => config_check(&config),
         Cmd::Serve(args) => {
             let log = args.log.clone().unwrap_or_else(|| "info".into());
             init_logging(&log)?;
@@ -433,6 +454,51 @@ async fn open_store(config: &ServerConfig) -> Result<Store> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     // The store's open error already names the file and says what is wrong with it.
     Ok(Store::open_sqlite(&config.database_path()).await?)
+}
+
+/// `ferryd config check`: what `serve` would refuse, warn about, or silently decide.
+fn config_check(config: &ServerConfig) -> Result<()> {
+    for w in ferry_server::config::unknown_env_warnings(std::env::vars()) {
+        println!("warning: {w}");
+    }
+    config.check().map_err(anyhow::Error::msg)?;
+    let (tls, why) = config.tls_mode_reason();
+    println!("tls: {} ({why})", format!("{tls:?}").to_ascii_lowercase());
+    if tls != ferry_server::TlsMode::Off {
+        let files = ferry_server::tls::cert_files(config);
+        if files.cert.exists() || config.tls_cert.is_some() {
+            let (_, info) = ferry_server::tls::load_certified_key(&files)?;
+            println!(
+                "certificate: {} (sha256 {}, valid until {})",
+                files.cert.display(),
+                info.fingerprint,
+                info.not_after
+            );
+        } else {
+            println!(
+                "certificate: none yet; a self-signed one is generated at {} on first start",
+                files.cert.display()
+            );
+        }
+    }
+    let listen: Vec<String> = config.listen.iter().map(|a| a.to_string()).collect();
+    println!("listen: {}", listen.join(", "));
+    println!("data dir: {}", config.data_dir.display());
+    println!(
+        "uploads: upload_mode = {}, fsync_uploads = {}, node_id = {}",
+        config.upload_mode.name(),
+        config.fsync_uploads,
+        config.node_id()
+    );
+    match &config.run_as {
+        Some(u) => println!("run_as: {u}"),
+        None if rustix::process::geteuid().is_root() => {
+            println!("warning: started as root without run_as, ferryd would serve as root")
+        }
+        None => {}
+    }
+    println!("configuration ok");
+    Ok(())
 }
 
 /// Many sessions need many descriptors: lift the soft limit to the hard one.
@@ -602,6 +668,47 @@ async fn user_command(store: &Store, config: &ServerConfig, cmd: UserCmd) -> Res
             let password = read_password(password_stdin, true)?;
             store.set_password(&name, &password).await?;
             println!("password of {name} changed");
+        }
+        UserCmd::ExpireLegacy {
+            older_than,
+            dry_run,
+        } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let before = match older_than.as_deref() {
+                Some(d) => now.saturating_sub(parse_duration_secs(d)?),
+                None => i64::MAX,
+            };
+            let schemes: std::collections::HashMap<String, ferry_store::Scheme> =
+                store.password_schemes().await?.into_iter().collect();
+            let mut expired = 0;
+            for u in store.users().await? {
+                let legacy = !matches!(schemes.get(&u.name), Some(ferry_store::Scheme::Argon2));
+                if !legacy || !u.enabled || u.created_at >= before {
+                    continue;
+                }
+                if !dry_run {
+                    store
+                        .update_user(
+                            &u.name,
+                            UserUpdate {
+                                enabled: Some(false),
+                                ..UserUpdate::default()
+                            },
+                        )
+                        .await?;
+                }
+                let scheme = schemes.get(&u.name).map(|s| s.name()).unwrap_or("unknown");
+                let verb = if dry_run { "would disable" } else { "disabled" };
+                println!("{verb} {} (legacy {scheme} hash)", u.name);
+                expired += 1;
+            }
+            println!(
+                "{expired} account(s) {} (`ferryd user set NAME --enable` and a new password re-enables one)",
+                if dry_run { "would be disabled" } else { "disabled" }
+            );
         }
         UserCmd::List => {
             // HASH shows who still has an imported legacy hash (argon2id after their next login).

@@ -1009,3 +1009,82 @@ fn a_database_locked_by_another_process_stops_serve_naming_the_file() {
     );
     eprintln!("refused after {:?}", started.elapsed());
 }
+
+#[test]
+fn expire_legacy_disables_only_accounts_still_on_an_imported_hash() {
+    let env = Env::new();
+    // md5 format: the original specification's unsalted MD5 of the password.
+    let file = env.root().join("md5.txt");
+    std::fs::write(
+        &file,
+        "old:5d41402abc4b2a76b9719d911017c592\nback:5d41402abc4b2a76b9719d911017c592\n",
+    )
+    .unwrap(); // both passwords are "hello"
+    env.ok(&["user", "import", "md5", file.to_str().unwrap()], None);
+    env.add_user("fresh", "pw", &[]);
+    let srv = env.serve(&[], &[]);
+    // `back` logs in once: their hash becomes argon2id.
+    assert_eq!(srv.login_code("back", "hello"), 230);
+    // Imported just now: nothing is older than 90 days.
+    let out = env.ok(&["user", "expire-legacy", "--older-than", "90d"], None);
+    assert!(out.contains("0 account(s) disabled"), "{out}");
+    let dry = env.ok(&["user", "expire-legacy", "--dry-run"], None);
+    assert!(dry.contains("would disable old (legacy md5"), "{dry}");
+    assert!(!dry.contains("back") && !dry.contains("fresh"), "{dry}");
+    // (Not by logging in as `old`: that would migrate the hash.)
+    let row = list_row(&env.list(), "old").unwrap();
+    assert_eq!(
+        (row[1].as_str(), row[5].as_str()),
+        ("yes", "md5"),
+        "a dry run changes nothing"
+    );
+    let out = env.ok(&["user", "expire-legacy"], None);
+    assert!(
+        out.contains("disabled old") && out.contains("1 account(s) disabled"),
+        "{out}"
+    );
+    assert_eq!(srv.login_code("old", "hello"), 530);
+    assert_eq!(srv.login_code("back", "hello"), 230);
+    assert_eq!(srv.login_code("fresh", "pw"), 230);
+    assert_eq!(list_row(&env.list(), "old").unwrap()[1], "no");
+}
+
+#[test]
+fn config_check_reports_errors_warnings_and_the_effective_tls_mode() {
+    let env = Env::new();
+    let out = env.ok(&["config", "check"], None);
+    assert!(
+        out.contains("tls: off") && out.contains("configuration ok"),
+        "{out}"
+    );
+    // A setting typo in the environment is a warning; in the file, an error.
+    let out = env.run_with(
+        &["config", "check"],
+        None,
+        &[("FERRY_UPLOAD_MOD", "atomic")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.contains("FERRY_UPLOAD_MODE"), "{out:?}");
+    env.write_config("upload_mod = \"atomic\"\n");
+    let out = env.run(&["config", "check"], None);
+    assert!(
+        !out.status.success() && out.stderr.contains("upload_mode"),
+        "{out:?}"
+    );
+    // An unsafe combination is refused with what to change.
+    env.write_config("registration = \"open\"\n");
+    let out = env.run(&["config", "check"], None);
+    assert!(
+        !out.status.success() && out.stderr.contains("default_quota"),
+        "{out:?}"
+    );
+    // A certificate left by one run turns TLS on for the next: check says so.
+    env.write_config("");
+    env.ok(&["tls", "show"], None);
+    let out = env.ok(&["config", "check"], None);
+    assert!(out.contains("tls: optional"), "{out}");
+    assert!(
+        out.contains("certificate: ") && out.contains("sha256"),
+        "{out}"
+    );
+}
