@@ -116,6 +116,14 @@ impl UploadMode {
     }
 }
 
+/// `tls_client_cert`: whether a TLS client must present a certificate (with `tls_client_ca`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCertPolicy {
+    Optional,
+    Required,
+}
+
 /// `tls_min_version = "1.2" | "1.3"`: the oldest TLS version accepted (rustls offers none
 /// older than 1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -274,6 +282,13 @@ pub struct ServerConfig {
     pub tls_cipher_suites: Vec<String>,
     /// Seconds a TLS handshake may take.
     pub tls_handshake_timeout: u64,
+    /// PEM bundle of the certificate authorities whose client certificates are accepted.
+    /// Set, a client presenting a certificate from them whose subject CN is the `USER` name
+    /// logs in without a password (`232`, RFC 4217), as SFTPGo's certificate login.
+    pub tls_client_ca: Option<PathBuf>,
+    /// `optional` (certificate login, or a password as usual) or `required` (every TLS
+    /// handshake must present a valid client certificate, as vsftpd's `require_cert`).
+    pub tls_client_cert: ClientCertPolicy,
     /// Self-registration over FTP (`SITE REGISTER`).
     pub registration: RegistrationMode,
     /// Allow registration over a plaintext control connection even when TLS is available.
@@ -396,6 +411,8 @@ impl Default for ServerConfig {
             tls_min_version: TlsVersion::V1_2,
             tls_cipher_suites: Vec::new(),
             tls_handshake_timeout: 10,
+            tls_client_ca: None,
+            tls_client_cert: ClientCertPolicy::Optional,
             registration: RegistrationMode::Off,
             registration_allow_plaintext: false,
             registration_allow_unlimited: false,
@@ -445,6 +462,8 @@ pub const KEYS: &[&str] = &[
     "tls_min_version",
     "tls_cipher_suites",
     "tls_handshake_timeout",
+    "tls_client_ca",
+    "tls_client_cert",
     "registration",
     "registration_allow_plaintext",
     "registration_allow_unlimited",

@@ -255,6 +255,14 @@ impl Control {
         matches!(self.stream, ControlStream::Tls(_))
     }
 
+    /// The subject CN of the verified client certificate on this connection, if any.
+    pub(crate) fn client_certificate_name(&self) -> Option<String> {
+        match &self.stream {
+            ControlStream::Tls(t) => crate::tls::client_common_name(t.get_ref().1),
+            _ => None,
+        }
+    }
+
     pub(crate) async fn send(&mut self, reply: &Reply) -> io::Result<()> {
         self.out.clear();
         reply.encode_into(&mut self.out);

@@ -23,8 +23,8 @@ mod transfer;
 mod upload;
 
 pub use config::{
-    ExecCommand, PortRange, RegistrationMode, ServerConfig, SessionReuse, SiteExecConfig, TlsMode,
-    TlsVersion,
+    ClientCertPolicy, ExecCommand, PortRange, RegistrationMode, ServerConfig, SessionReuse,
+    SiteExecConfig, TlsMode, TlsVersion,
 };
 pub use metrics::ServerMetrics;
 pub use quota::rescan_usage;

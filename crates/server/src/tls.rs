@@ -253,6 +253,45 @@ impl ResolvesServerCert for ReloadableCert {
     }
 }
 
+/// The verifier of client certificates, when `tls_client_ca` names the authorities to trust.
+fn client_verifier(
+    config: &ServerConfig,
+) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, TlsError> {
+    let Some(path) = &config.tls_client_ca else {
+        return Ok(None);
+    };
+    let ca_err = |reason: String| TlsError::Certificate {
+        path: path.clone(),
+        reason,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| ca_err(pem_reason(e)))? {
+        let cert = cert.map_err(|e| ca_err(pem_reason(e)))?;
+        roots
+            .add(cert)
+            .map_err(|e| ca_err(format!("not a usable CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(ca_err("no certificate in the file".into()));
+    }
+    let builder =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    let builder = match config.tls_client_cert {
+        crate::config::ClientCertPolicy::Optional => builder.allow_unauthenticated(),
+        crate::config::ClientCertPolicy::Required => builder,
+    };
+    builder.build().map(Some).map_err(|e| ca_err(e.to_string()))
+}
+
+/// The subject common name of the certificate a TLS client presented (already verified by
+/// the handshake against `tls_client_ca`).
+pub(crate) fn client_common_name(conn: &rustls::CommonState) -> Option<String> {
+    let der = conn.peer_certificates()?.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_owned)
+}
+
 /// The server's TLS state: the certificate (reloadable) and the base rustls configuration.
 pub struct Tls {
     files: CertFiles,
@@ -269,14 +308,18 @@ impl Tls {
         let resolver = Arc::new(ReloadableCert {
             current: RwLock::new(Arc::new(key)),
         });
-        let mut base = RustlsConfig::builder_with_provider(chosen_provider(config)?)
+        let base = RustlsConfig::builder_with_provider(chosen_provider(config)?)
             .with_protocol_versions(match config.tls_min_version {
                 TlsVersion::V1_2 => BOTH_VERSIONS,
                 TlsVersion::V1_3 => ONLY_TLS13,
             })
-            .map_err(|e| TlsError::Other(e.to_string()))?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);
+            .map_err(|e| TlsError::Other(e.to_string()))?;
+        let base = match client_verifier(config)? {
+            Some(v) => base.with_client_cert_verifier(v),
+            None => base.with_no_client_auth(),
+        };
+        let mut base =
+            base.with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);
         base.alpn_protocols = vec![b"ftp".to_vec()];
         tracing::info!(fingerprint = %info.fingerprint, not_after = %info.not_after, cert = %files.cert.display(), "TLS certificate loaded");
         Ok(Tls {

@@ -582,3 +582,133 @@ fn tls_cipher_suites_restrict_the_choice_and_unknown_names_stop_startup() {
         "{e}"
     );
 }
+
+/// A CA, and a client certificate it signed whose subject CN is `name`: (CA PEM, cert PEM,
+/// key PEM).
+fn client_certificate(name: &str) -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Ferry test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client.distinguished_name.push(DnType::CommonName, name);
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = client.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+fn curl_status(args: &[&str]) -> Output {
+    assert!(require("curl"));
+    Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_client_certificate_naming_the_user_logs_in_without_a_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = client_certificate(ALICE.0);
+    let (ca_path, cert_path, key_path) = (
+        tmp.path().join("ca.pem"),
+        tmp.path().join("alice.pem"),
+        tmp.path().join("alice.key"),
+    );
+    std::fs::write(&ca_path, ca).unwrap();
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let (cert_arg, key_arg) = (cert_path.to_str().unwrap(), key_path.to_str().unwrap());
+    for policy in [
+        ferry_server::ClientCertPolicy::Optional,
+        ferry_server::ClientCertPolicy::Required,
+    ] {
+        let ca_path = ca_path.clone();
+        let srv = TestServer::builder()
+            .user(ALICE.0, ALICE.1)
+            .user(BOB.0, BOB.1)
+            .config(move |c| {
+                c.tls = Some(TlsMode::Optional);
+                c.tls_client_ca = Some(ca_path);
+                c.tls_client_cert = policy;
+            })
+            .start();
+        std::fs::write(srv.home(ALICE.0).join("hello.txt"), b"hi").unwrap();
+        let by_cert = format!("ftp://{}@{}/hello.txt", ALICE.0, srv.addr);
+        // The certificate alone logs alice in (232), for listing, download and upload.
+        let out = curl_status(&[
+            "--ssl-reqd",
+            "-k",
+            "--cert",
+            cert_arg,
+            "--key",
+            key_arg,
+            &by_cert,
+        ]);
+        assert!(
+            out.status.success(),
+            "{policy:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"hi");
+        let up = format!("ftp://{}@{}/up.txt", ALICE.0, srv.addr);
+        let out = curl_status(&[
+            "--ssl-reqd",
+            "-k",
+            "--cert",
+            cert_arg,
+            "--key",
+            key_arg,
+            "-T",
+            cert_arg,
+            &up,
+        ]);
+        assert!(
+            out.status.success(),
+            "{policy:?} upload: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Alice's certificate is no key to Bob's account: a wrong password still fails.
+        let bob = format!("ftp://{}:wrong@{}/", BOB.0, srv.addr);
+        let out = curl_status(&[
+            "--ssl-reqd",
+            "-k",
+            "--cert",
+            cert_arg,
+            "--key",
+            key_arg,
+            &bob,
+        ]);
+        assert!(
+            !out.status.success(),
+            "{policy:?}: bob logged in with alice's certificate"
+        );
+        // Without a certificate: a password as usual when optional, no handshake when required.
+        let by_password = format!("{}/hello.txt", srv.url(ALICE));
+        let out = curl_status(&["--ssl-reqd", "-k", &by_password]);
+        match policy {
+            ferry_server::ClientCertPolicy::Optional => assert!(
+                out.status.success(),
+                "password login: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            ferry_server::ClientCertPolicy::Required => {
+                assert!(
+                    !out.status.success(),
+                    "required: logged in without a certificate"
+                )
+            }
+        }
+        let out = curl_status(&["--ssl-reqd", "-k", &by_cert]);
+        assert!(
+            !out.status.success(),
+            "{policy:?}: no certificate, no password, yet logged in"
+        );
+    }
+}

@@ -74,13 +74,14 @@ pub(crate) async fn handle(s: &mut Session, password: &str) -> Next {
         return Reply::new(530, "Login incorrect.").into();
     };
     attempt.succeeded();
-    complete_login(s, user, "Login successful.").await
+    complete_login(s, user, 230, "Login successful.").await
 }
 
 /// Opens the user's home as their jail and marks the session logged in.
 pub(crate) async fn complete_login(
     s: &mut Session,
     user: ferry_store::User,
+    code: u16,
     greeting: &str,
 ) -> Next {
     let name = user.name.clone();
@@ -117,5 +118,5 @@ pub(crate) async fn complete_login(
     s.cwd = VirtualPath::root();
     // Logged in: no longer counted among the address's connections waiting to log in.
     s.prelogin = None;
-    Reply::new(230, greeting).into()
+    Reply::new(code, greeting).into()
 }

@@ -197,5 +197,5 @@ pub(crate) async fn finish(s: &mut Session, password: &str) -> Next {
         }
     };
     audit(s, &reg.name, "created");
-    super::pass::complete_login(s, user, "Registered and logged in.").await
+    super::pass::complete_login(s, user, 230, "Registered and logged in.").await
 }
