@@ -52,6 +52,9 @@ pub(crate) async fn recover_uploads(store: &Store, node: &str) -> io::Result<Rec
             .map_err(|e| io::Error::other(format!("updating the upload journal: {e}")))?;
     }
     for (user_id, home) in homes {
+        if !home.is_dir() {
+            continue;
+        }
         if let Err(e) = rescan_usage(store, user_id, &home).await {
             tracing::error!(error = %e, user_id, "usage not rescanned; run `ferryd quota rescan`");
         }
@@ -66,6 +69,10 @@ pub(crate) async fn recover_uploads(store: &Store, node: &str) -> io::Result<Rec
 /// Applies the mode's rule to one journaled upload. True when its bytes were kept.
 fn resolve(row: &JournaledUpload, home_path: &std::path::Path) -> io::Result<bool> {
     let rec = &row.record;
+    if !home_path.is_dir() {
+        // The home (or its user) is gone: nothing to resolve, and nothing to recreate.
+        return Ok(false);
+    }
     let home = Home::open(home_path)?;
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad {what}"));
     let target =
