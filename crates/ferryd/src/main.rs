@@ -47,7 +47,7 @@ enum Cmd {
     /// Registration invitations (for `registration = "invite"`).
     #[command(subcommand)]
     Invite(InviteCmd),
-    /// Banned client addresses (the defender's; see README, Security).
+    /// Banned client addresses (the defender's; see docs/security.md).
     #[command(subcommand)]
     Ban(ban::BanCmd),
     /// Print a commented example ferry.toml with every key and its default.
