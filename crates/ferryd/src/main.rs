@@ -48,7 +48,7 @@ enum Cmd {
     /// Registration invitations (for `registration = "invite"`).
     #[command(subcommand)]
     Invite(InviteCmd),
-    /// Banned client addresses (the defender's; see README, Security).
+    /// Banned client addresses (the defender's; see docs/security.md).
     #[command(subcommand)]
     Ban(ban::BanCmd),
     /// Print a commented example ferry.toml with every key and its default.
@@ -528,9 +528,9 @@ async fn serve(config: ServerConfig) -> Result<()> {
     let server = Server::bind(config, store).await?;
     // Ports bound, key read, database open: root is not needed any more.
     privileges::drop_root(run_as.as_deref(), &data_dir)?;
-    if let Some(reloader) = server.tls_reloader() {
-        tokio::spawn(reload_on_sighup(reloader));
-    }
+    // Always handled: without a handler, SIGHUP's default action would end the server
+    // abruptly (no 421, and the next start would take it for a crash).
+    tokio::spawn(reload_on_sighup(server.tls_reloader()));
     tracing::info!(data_dir = %data_dir.display(), users, addrs = ?server.local_addrs(), tls, tls_why, "ferryd {} started", env!("CARGO_PKG_VERSION"));
     server.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -538,14 +538,19 @@ async fn serve(config: ServerConfig) -> Result<()> {
 }
 
 /// SIGHUP re-reads the TLS certificate; sessions keep their connections.
-async fn reload_on_sighup(reloader: ferry_server::TlsReloader) {
+async fn reload_on_sighup(reloader: Option<ferry_server::TlsReloader>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
-        if let Err(e) = reloader.reload() {
-            tracing::error!(error = %e, "TLS certificate reload failed; keeping the current one");
+        match &reloader {
+            Some(r) => {
+                if let Err(e) = r.reload() {
+                    tracing::error!(error = %e, "TLS certificate reload failed; keeping the current one");
+                }
+            }
+            None => tracing::info!("SIGHUP: TLS is off, nothing to reload"),
         }
     }
 }

@@ -1088,3 +1088,30 @@ fn config_check_reports_errors_warnings_and_the_effective_tls_mode() {
         "{out}"
     );
 }
+
+#[test]
+fn sighup_without_tls_is_logged_and_the_server_goes_on() {
+    let env = Env::new();
+    env.add_user("alice", "pw", &[]);
+    let mut srv = env.serve(&[], &[]);
+    let pid = srv.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !srv.log().contains("nothing to reload") {
+        assert!(
+            Instant::now() < deadline,
+            "no SIGHUP log line:\n{}",
+            srv.log()
+        );
+        sleep(Duration::from_millis(50));
+    }
+    assert!(
+        srv.child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server"
+    );
+    assert_eq!(srv.login_code("alice", "pw"), 230);
+}
