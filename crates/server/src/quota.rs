@@ -1,6 +1,8 @@
-//! An upload's side of the quota ledger (ferry-store, quota.rs): reserve before writing, in
-//! growing chunks so the store is not hit per packet, commit what was written, release the
-//! rest when the upload ends, however it ends.
+//! The quota ledger as the server sees it, behind one door, [`Ledger`]: uploads (reserve
+//! before writing, in growing chunks so the store is not hit per packet, commit what stayed,
+//! release the rest however the upload ends), new entries (MKD), credits (DELE, RMD, RNTO)
+//! and the usage clients ask for (ALLO, AVBL, SITE QUOTA). No handler touches the store's
+//! usage columns itself.
 //!
 //! Chunks start at 1 MiB and double up to 8 MiB: a small file costs one reservation, a 1 GiB
 //! upload about 130, and a nearly full quota is still filled exactly (the last reservation
@@ -10,13 +12,62 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_store::{Store, StoreError, UploadRecord};
+use ferry_store::{QuotaUsage, Store, StoreError, UploadRecord};
 use ferry_vfs::Home;
 
 use crate::upload::Conclusion;
 
 const FIRST_CHUNK: u64 = 1 << 20;
 const MAX_CHUNK: u64 = 8 << 20;
+
+/// The one door to the quota ledger for sessions (see the module documentation).
+pub(crate) struct Ledger {
+    store: Store,
+    unlimited: Arc<UnlimitedUsage>,
+}
+
+impl Ledger {
+    pub(crate) fn new(store: Store) -> Ledger {
+        Ledger {
+            unlimited: UnlimitedUsage::new(store.clone()),
+            store,
+        }
+    }
+
+    /// Starts accounting for an upload. `None` when the file quota does not allow a new file.
+    pub(crate) async fn begin_upload(
+        &self,
+        start: UploadStart,
+    ) -> Result<Option<UploadQuota>, StoreError> {
+        UploadQuota::begin(&self.store, &self.unlimited, start).await
+    }
+
+    /// Counts a new directory, if the file quota allows (MKD).
+    pub(crate) async fn add_entry(&self, user_id: i64) -> Result<bool, StoreError> {
+        self.store.try_add_file(user_id).await
+    }
+
+    /// Credits removed bytes and entries. The file operation has happened already, so a store
+    /// failure is logged (a rescan repairs it), not reported.
+    pub(crate) async fn release(&self, user_id: i64, bytes: u64, files: u64) {
+        // Credits are clamped at zero: write any batched growth first (see UnlimitedUsage).
+        self.unlimited.flush(Some(user_id)).await;
+        if let Err(e) = self.store.release_usage(user_id, bytes, files).await {
+            tracing::error!(error = %e, "quota ledger update failed; run `ferryd quota rescan`");
+        }
+    }
+
+    /// A user's usage and limits, exact (batched growth written first).
+    pub(crate) async fn usage(&self, user_id: i64) -> Result<Option<QuotaUsage>, StoreError> {
+        self.unlimited.flush(Some(user_id)).await;
+        self.store.quota_usage(user_id).await
+    }
+
+    /// Writes every batched change (periodically, and at shutdown).
+    pub(crate) async fn flush(&self) {
+        self.unlimited.flush(None).await;
+    }
+}
 
 /// Accounting for users without any limit, where exactness costs nothing: their uploads skip
 /// the reservation round trips, and their usage changes are summed in memory and written every
@@ -164,7 +215,7 @@ pub(crate) struct UploadStart {
 
 impl UploadQuota {
     /// Starts accounting for an upload. `None` when the file quota does not allow a new file.
-    pub(crate) async fn begin(
+    async fn begin(
         store: &Store,
         unlimited_usage: &Arc<UnlimitedUsage>,
         start: UploadStart,

@@ -36,7 +36,7 @@ pub(crate) struct ServerContext {
     /// Bounds on-demand hashing server-wide.
     pub hash_permits: tokio::sync::Semaphore,
     /// Usage of users without limits, summed and written in batches.
-    pub unlimited_usage: Arc<UnlimitedUsage>,
+    pub ledger: crate::quota::Ledger,
     /// This server's name in the shared store (`node_id`).
     pub node_id: String,
     /// Scores, bans and account locks per client address.
@@ -144,7 +144,7 @@ impl Server {
             defender,
             exec_permits: tokio::sync::Semaphore::new(config.site_exec.max_concurrent.max(1)),
             exec_running: Default::default(),
-            unlimited_usage: UnlimitedUsage::new(store.clone()),
+            ledger: crate::quota::Ledger::new(store.clone()),
             node_id,
             tls,
             metrics: Arc::new(ServerMetrics::default()),
@@ -211,14 +211,14 @@ impl Server {
                 }
             }
         });
-        let usage = Arc::clone(&self.ctx.unlimited_usage);
+        let ctx = Arc::clone(&self.ctx);
         let stop_flushing = self.ctx.shutdown.clone();
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(UnlimitedUsage::FLUSH_EVERY);
             loop {
                 tokio::select! {
                     _ = stop_flushing.cancelled() => return,
-                    _ = tick.tick() => usage.flush(None).await,
+                    _ = tick.tick() => ctx.ledger.flush().await,
                 }
             }
         });
@@ -234,7 +234,7 @@ impl Server {
         }
         let _ = flusher.await;
         let _ = ban_sync.await;
-        self.ctx.unlimited_usage.flush(None).await;
+        self.ctx.ledger.flush().await;
         self.ctx.store.close().await;
         self.run_marker.remove();
         Ok(())

@@ -429,11 +429,7 @@ impl Session {
     /// happened already, so a store failure is logged (a rescan repairs it), not reported.
     pub(crate) async fn release_usage(&self, bytes: u64, files: u64) {
         if let Some(a) = self.account() {
-            // Credits are clamped at zero: write any batched growth first (see UnlimitedUsage).
-            self.ctx.unlimited_usage.flush(Some(a.user.id)).await;
-            if let Err(e) = self.ctx.store.release_usage(a.user.id, bytes, files).await {
-                tracing::error!(error = %e, "quota ledger update failed; run `ferryd quota rescan`");
-            }
+            self.ctx.ledger.release(a.user.id, bytes, files).await;
         }
     }
 

@@ -12,7 +12,7 @@ pub(crate) async fn handle(s: &mut Session, size: u64) -> Next {
     let Some(user_id) = s.account().map(|a| a.user.id) else {
         return Reply::new(530, "Please login with USER and PASS.").into();
     };
-    match s.ctx.store.quota_usage(user_id).await {
+    match s.ctx.ledger.usage(user_id).await {
         Ok(Some(u)) => match u.available_bytes() {
             Some(left) if size > left => Reply::new(
                 552,
@@ -23,9 +23,6 @@ pub(crate) async fn handle(s: &mut Session, size: u64) -> Next {
             None => Reply::new(200, "ALLO ok: no quota applies.").into(),
         },
         Ok(None) => Reply::new(530, "Account no longer exists.").into(),
-        Err(e) => {
-            tracing::error!(error = %e, "quota ledger unavailable");
-            Reply::new(451, "Local error in processing: quota ledger unavailable.").into()
-        }
+        Err(e) => crate::errors::store_error_reply(&e).into(),
     }
 }

@@ -20,12 +20,9 @@ pub(crate) async fn handle(s: &mut Session, arg: Option<&str>) -> Next {
     if !blocking(move || Ok(h.is_dir(&path))).await.unwrap_or(false) {
         return Reply::new(550, NO_ACCESS).into();
     }
-    let quota_left = match s.ctx.store.quota_usage(user_id).await {
+    let quota_left = match s.ctx.ledger.usage(user_id).await {
         Ok(u) => u.and_then(|u| u.available_bytes()),
-        Err(e) => {
-            tracing::error!(error = %e, "quota ledger unavailable");
-            return Reply::new(451, "Local error in processing: quota ledger unavailable.").into();
-        }
+        Err(e) => return crate::errors::store_error_reply(&e).into(),
     };
     let disk_left = blocking(move || home.free_space()).await.ok();
     match (quota_left, disk_left) {

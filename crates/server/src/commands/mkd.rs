@@ -17,7 +17,7 @@ pub(crate) async fn handle(s: &mut Session, arg: &str) -> Next {
         return Reply::new(530, "Please login with USER and PASS.").into();
     };
     // Directories count toward the file quota: take the slot first, give it back on failure.
-    match s.ctx.store.try_add_file(user_id).await {
+    match s.ctx.ledger.add_entry(user_id).await {
         Ok(true) => {}
         Ok(false) => {
             return Reply::new(552, "File quota exceeded: no more files may be created.").into()

@@ -63,14 +63,10 @@ async fn quota(s: &mut Session) -> Next {
         return Reply::new(530, "Please login with USER and PASS.").into();
     };
     let name = account.user.name.clone();
-    s.ctx.unlimited_usage.flush(Some(account.user.id)).await;
-    let usage = match s.ctx.store.quota_usage(account.user.id).await {
+    let usage = match s.ctx.ledger.usage(account.user.id).await {
         Ok(Some(u)) => u,
         Ok(None) => return Reply::new(530, "Account no longer exists.").into(),
-        Err(e) => {
-            tracing::error!(error = %e, "quota ledger unavailable");
-            return Reply::new(451, "Local error in processing: quota ledger unavailable.").into();
-        }
+        Err(e) => return crate::errors::store_error_reply(&e).into(),
     };
     let in_use = usage.used_bytes.saturating_add(usage.reserved_bytes);
     let bytes = match usage.quota_bytes {

@@ -16,7 +16,7 @@ use super::Next;
 use crate::config::UploadMode;
 use crate::digest::Hasher;
 use crate::errors::{fs_error_reply, store_error_reply};
-use crate::quota::{UploadQuota, UploadStart};
+use crate::quota::UploadStart;
 use crate::session::{blocking, Session};
 use crate::transfer::TransferKind;
 use crate::upload::{Destination, Ending, Placement, Upload};
@@ -161,7 +161,7 @@ pub(crate) async fn begin_upload(
         allowance: place.allowance(),
         record,
     };
-    let quota = match UploadQuota::begin(&s.ctx.store, &s.ctx.unlimited_usage, start).await {
+    let quota = match s.ctx.ledger.begin_upload(start).await {
         Ok(Some(q)) => q,
         Ok(None) => {
             give_back_unstarted(place, opened.file).await;
