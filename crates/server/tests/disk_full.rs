@@ -9,9 +9,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_proto::Reply;
 use ferry_store::Store;
@@ -83,6 +83,12 @@ impl Drop for Tmpfs {
 
 /// Starts an upload and sends `data` until the server stops taking it (every write bounded),
 /// then returns the final reply (or the refusal of the command).
+/// The ledger agrees with the disk, nothing is reserved, and no staging file is left
+/// (bounded: an unlimited user's usage is written every 250 ms).
+fn assert_ledger_matches_disk(srv: &TestServer, user: &str) {
+    ferry_testkit::uploads::assert_ledger_matches_disk(srv, user, user);
+}
+
 fn upload(c: &mut RawFtp, command: &str, data: &[u8]) -> Reply {
     let mut sock = c.passive();
     sock.set_write_timeout(Some(Duration::from_secs(30)))
@@ -98,44 +104,6 @@ fn upload(c: &mut RawFtp, command: &str, data: &[u8]) -> Reply {
     }
     drop(sock);
     c.read_reply()
-}
-
-fn staging_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            found.extend(staging_files(&e.path()));
-        } else if e
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".ferry-upload.")
-        {
-            found.push(e.path());
-        }
-    }
-    found
-}
-
-/// The ledger agrees with the disk, nothing is reserved, and no staging file is left
-/// (bounded: an unlimited user's usage is written every 250 ms).
-fn assert_ledger_matches_disk(srv: &TestServer, user: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let u = srv.usage(user);
-        let (bytes, entries) = srv.disk_usage(user);
-        let staging = staging_files(&srv.home(user));
-        if (u.used_bytes, u.reserved_bytes, u.used_files) == (bytes, 0, entries)
-            && staging.is_empty()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{user}: ledger {u:?} vs disk bytes={bytes} entries={entries}, staging files {staging:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The session still answers, and lists.

@@ -6,15 +6,21 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_proto::Reply;
 use ferry_server::config::UploadMode;
+use ferry_testkit::uploads::{staging_files, wait_for};
 use ferry_testkit::{random_bytes, sha256, RawFtp, TestServer};
 
 const CAROL: (&str, &str) = ("carol", "pw");
 const DAVE: (&str, &str) = ("dave", "pw");
 const MIB: usize = 1 << 20;
+
+/// The ledger agrees with the disk, nothing is reserved, and no staging file is left.
+fn assert_ledger_matches_disk(srv: &TestServer, user: &str) {
+    ferry_testkit::uploads::assert_ledger_matches_disk(srv, user, user);
+}
 
 fn server(mode: UploadMode, quota: Option<u64>) -> TestServer {
     TestServer::builder()
@@ -36,49 +42,6 @@ fn upload_in_flight(c: &mut RawFtp, command: &str, data: &[u8]) -> TcpStream {
     c.expect(command, 150);
     sock.write_all(data).unwrap();
     sock
-}
-
-/// Files in `dir` (recursively) whose name is a staging name.
-fn staging_files(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if e.file_type().unwrap().is_dir() {
-            found.extend(staging_files(&e.path()));
-        } else if name.starts_with(".ferry-upload.") {
-            found.push(name);
-        }
-    }
-    found
-}
-
-/// The ledger agrees with the disk, nothing is reserved, and no staging file is left.
-fn assert_ledger_matches_disk(srv: &TestServer, user: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let u = srv.usage(user);
-        let (bytes, entries) = srv.disk_usage(user);
-        let staging = staging_files(&srv.home(user));
-        if (u.used_bytes, u.reserved_bytes, u.used_files) == (bytes, 0, entries)
-            && staging.is_empty()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "ledger {u:?} vs disk bytes={bytes} entries={entries}, staging files {staging:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
