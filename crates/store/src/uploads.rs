@@ -12,7 +12,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 use crate::quota::{to_i64, to_u64};
 use crate::write_tx::WriteTx;
@@ -77,6 +77,41 @@ fn insert(
         .bind(i64::from(rec.created))
         .bind(&rec.mode)
         .bind(now())
+}
+
+/// Adds signed deltas to a user's usage (never below zero) and releases `held` reserved bytes.
+async fn add_usage(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+    bytes: i64,
+    files: i64,
+    held: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET
+            used_bytes = CASE WHEN used_bytes + ? < 0 THEN 0 ELSE used_bytes + ? END,
+            used_files = CASE WHEN used_files + ? < 0 THEN 0 ELSE used_files + ? END,
+            reserved_bytes = CASE WHEN reserved_bytes < ? THEN 0 ELSE reserved_bytes - ? END
+         WHERE id = ?",
+    )
+    .bind(bytes)
+    .bind(bytes)
+    .bind(files)
+    .bind(files)
+    .bind(held)
+    .bind(held)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn delete_row(conn: &mut SqliteConnection, upload_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM uploads WHERE id = ?")
+        .bind(upload_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn upload_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<JournaledUpload> {
@@ -205,29 +240,10 @@ impl Store {
         files_delta: i64,
         held: u64,
     ) -> Result<()> {
-        let held = to_i64(held);
         let mut tx = WriteTx::begin(self).await?;
-        sqlx::query(
-            "UPDATE users SET
-                used_bytes = CASE WHEN used_bytes + ? < 0 THEN 0 ELSE used_bytes + ? END,
-                used_files = CASE WHEN used_files + ? < 0 THEN 0 ELSE used_files + ? END,
-                reserved_bytes = CASE WHEN reserved_bytes < ? THEN 0 ELSE reserved_bytes - ? END
-             WHERE id = ?",
-        )
-        .bind(bytes_delta)
-        .bind(bytes_delta)
-        .bind(files_delta)
-        .bind(files_delta)
-        .bind(held)
-        .bind(held)
-        .bind(user_id)
-        .execute(tx.conn())
-        .await?;
+        add_usage(tx.conn(), user_id, bytes_delta, files_delta, to_i64(held)).await?;
         if let Some(id) = upload_id {
-            sqlx::query("DELETE FROM uploads WHERE id = ?")
-                .bind(id)
-                .execute(tx.conn())
-                .await?;
+            delete_row(tx.conn(), id).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -243,28 +259,12 @@ impl Store {
     ) -> Result<()> {
         let mut tx = WriteTx::begin(self).await?;
         for &(user_id, bytes, files) in deltas {
-            if bytes == 0 && files == 0 {
-                continue;
+            if bytes != 0 || files != 0 {
+                add_usage(tx.conn(), user_id, bytes, files, 0).await?;
             }
-            sqlx::query(
-                "UPDATE users SET
-                    used_bytes = CASE WHEN used_bytes + ? < 0 THEN 0 ELSE used_bytes + ? END,
-                    used_files = CASE WHEN used_files + ? < 0 THEN 0 ELSE used_files + ? END
-                 WHERE id = ?",
-            )
-            .bind(bytes)
-            .bind(bytes)
-            .bind(files)
-            .bind(files)
-            .bind(user_id)
-            .execute(tx.conn())
-            .await?;
         }
         for &id in finished_uploads {
-            sqlx::query("DELETE FROM uploads WHERE id = ?")
-                .bind(id)
-                .execute(tx.conn())
-                .await?;
+            delete_row(tx.conn(), id).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -285,14 +285,7 @@ impl Store {
 
     /// Deletes a journal row once its upload has been resolved.
     pub async fn forget_upload(&self, upload_id: i64) -> Result<()> {
-        self.write(async |c| {
-            sqlx::query("DELETE FROM uploads WHERE id = ?")
-                .bind(upload_id)
-                .execute(c)
-                .await
-        })
-        .await?;
-        Ok(())
+        Ok(self.write(async |c| delete_row(c, upload_id).await).await?)
     }
 
     /// Sets every user's `reserved_bytes` to what the journal rows left hold (other nodes'
