@@ -760,9 +760,7 @@ fn login_error(command: &str, r: &Reply) -> Error {
 }
 
 fn empty_digest(algo: HashAlgo) -> String {
-    crate::verify::LocalHasher::new(algo)
-        .map(|h| h.finish_hex())
-        .unwrap_or_default()
+    ferry_transfer::Hasher::new(algo).finish_hex()
 }
 
 /// The directory in a `257 "/a ""quoted"" dir" is current` reply (RFC 959 Appendix II).

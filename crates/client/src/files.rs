@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::listing::{join, EntryType};
 use crate::progress::Progress;
 use crate::resume::{check_for, decide, hash_prefix, Check, Plan, Verdict};
-use crate::verify::LocalHasher;
+use ferry_transfer::Hasher;
 
 /// What one file transfer did.
 #[derive(Debug, Clone)]
@@ -299,7 +299,7 @@ impl Client {
             _ => (Plan::Fresh, Verdict::Unknown, None),
         };
         if plan == Plan::Fresh {
-            hasher = algo.and_then(LocalHasher::new);
+            hasher = algo.map(Hasher::new);
             if let Some((p, have)) = &candidate {
                 if verdict == Verdict::OtherTime {
                     progress.note(&format!(
@@ -463,7 +463,7 @@ impl Client {
         self.ensure_connected(progress).await?;
         let started = Instant::now();
         let size = self.size_to_get(remote).await?;
-        let hasher = self.hash_algo().and_then(LocalHasher::new);
+        let hasher = self.hash_algo().map(Hasher::new);
         progress.start(name, size, 0);
         let got = self
             .retrieve(remote, 0, out, hasher, progress, cancel)
@@ -501,7 +501,7 @@ impl Client {
         check: Check,
         algo: Option<HashAlgo>,
         progress: &dyn Progress,
-    ) -> Result<(Verdict, Option<LocalHasher>)> {
+    ) -> Result<(Verdict, Option<Hasher>)> {
         let n = match check {
             Check::None => return Ok((Verdict::Unknown, None)),
             Check::Prefix(n) => n,
@@ -532,7 +532,7 @@ impl Client {
     async fn verify_whole(
         &mut self,
         remote: &str,
-        hasher: Option<LocalHasher>,
+        hasher: Option<Hasher>,
         progress: &dyn Progress,
     ) -> Result<Option<HashAlgo>> {
         let Some(h) = hasher else {
@@ -663,7 +663,7 @@ impl Client {
                     )),
                     _ => {}
                 }
-                (0, algo.and_then(LocalHasher::new))
+                (0, algo.map(Hasher::new))
             }
         };
         // Ask before sending: a quota refusal now costs nothing. Overwriting frees the old

@@ -18,7 +18,6 @@ pub mod glob;
 pub mod listing;
 pub mod names;
 pub mod progress;
-mod pump;
 pub mod resume;
 pub mod stream;
 pub mod tls;
@@ -35,4 +34,5 @@ pub use progress::{Progress, Silent};
 pub use tls::{TlsMode, TlsOptions};
 pub use url::FtpUrl;
 
+pub use ferry_transfer::Hasher;
 pub use tokio_util::sync::CancellationToken;

@@ -22,7 +22,7 @@ use ferry_proto::hash::HashAlgo;
 
 use crate::client::VerifyMode;
 use crate::error::{Error, Result};
-use crate::verify::LocalHasher;
+use ferry_transfer::Hasher;
 
 /// What to look at before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,14 +82,14 @@ pub fn decide(check: Check, verdict: Verdict, mode: VerifyMode, name: &str) -> R
 
 /// The digest of a local file's first `len` bytes, as a hasher that can go on over the rest.
 /// Runs on a blocking thread.
-pub async fn hash_prefix(path: &Path, len: u64, algo: HashAlgo) -> Result<LocalHasher> {
+pub async fn hash_prefix(path: &Path, len: u64, algo: HashAlgo) -> Result<Hasher> {
     let p = path.to_owned();
     let ctx = format!("reading {}", path.display());
-    tokio::task::spawn_blocking(move || -> io::Result<LocalHasher> {
-        let mut h = LocalHasher::new(algo).ok_or_else(|| io::Error::other("unsupported digest"))?;
+    tokio::task::spawn_blocking(move || -> io::Result<Hasher> {
+        let mut h = Hasher::new(algo);
         let file = File::open(&p)?;
         let mut rest = file.take(len);
-        let mut buf = vec![0u8; crate::pump::BUFFER_SIZE];
+        let mut buf = vec![0u8; ferry_transfer::pump::BUFFER_SIZE];
         let mut seen = 0u64;
         loop {
             let n = match rest.read(&mut buf) {

@@ -68,7 +68,7 @@ impl NetStream {
     }
 
     /// The same connection in blocking mode, for a copy loop on a thread of its own (see
-    /// [`crate::pump`]), with `timeout` on every read and write; and a second handle on the
+    /// [`ferry_transfer::pump`]), with `timeout` on every read and write; and a second handle on the
     /// socket, whose `shutdown` stops that loop from outside.
     pub(crate) fn into_blocking(
         self,

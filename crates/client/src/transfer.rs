@@ -1,5 +1,5 @@
 //! The protocol half of RETR, STOR, APPE and listings; the bytes themselves move in
-//! [`crate::pump`], on a thread of its own.
+//! [`ferry_transfer::pump`], on a thread of its own.
 //!
 //! Ctrl-C (the cancel token) shuts the data connection down, which ends the copy, and sends
 //! `ABOR` followed by `NOOP`: whatever the server answers to the transfer and to ABOR
@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::pump::{pump, Count, PumpFailure, Pumped};
-use crate::verify::LocalHasher;
+use ferry_transfer::pump::{pump, Count, PumpFailure, Pumped};
+use ferry_transfer::Hasher;
 
 /// A listing larger than this is refused rather than held in memory.
 const MAX_LISTING: usize = 256 << 20;
@@ -31,7 +31,7 @@ const PROGRESS_TICK: Duration = Duration::from_millis(100);
 /// received.
 pub struct Received {
     pub file: File,
-    pub hasher: Option<LocalHasher>,
+    pub hasher: Option<Hasher>,
     pub bytes: u64,
 }
 
@@ -43,7 +43,7 @@ impl Client {
         path: &str,
         offset: u64,
         file: File,
-        hasher: Option<LocalHasher>,
+        hasher: Option<Hasher>,
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<Received> {
@@ -58,7 +58,7 @@ impl Client {
         path: &str,
         offset: u64,
         file: File,
-        hasher: Option<LocalHasher>,
+        hasher: Option<Hasher>,
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Result<Received> {
@@ -125,10 +125,10 @@ impl Client {
         offset: u64,
         append: bool,
         file: File,
-        hasher: Option<LocalHasher>,
+        hasher: Option<Hasher>,
         progress: &dyn Progress,
         cancel: &CancellationToken,
-    ) -> Result<(u64, Option<LocalHasher>)> {
+    ) -> Result<(u64, Option<Hasher>)> {
         let r = self
             .store_inner(path, offset, append, file, hasher, progress, cancel)
             .await;
@@ -142,10 +142,10 @@ impl Client {
         offset: u64,
         append: bool,
         mut file: File,
-        hasher: Option<LocalHasher>,
+        hasher: Option<Hasher>,
         progress: &dyn Progress,
         cancel: &CancellationToken,
-    ) -> Result<(u64, Option<LocalHasher>)> {
+    ) -> Result<(u64, Option<Hasher>)> {
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::local("reading the upload", e))?;
         let pending = self.prepare_data().await?;

@@ -1,66 +1,10 @@
 //! Integrity: which digest the server can compute for us, and the same digest computed
-//! locally while the bytes stream. Preference: `HASH` in SHA-256 (selected with `OPTS HASH`),
+//! locally while the bytes stream (with `ferry_transfer::Hasher`). Preference: `HASH` in SHA-256 (selected with `OPTS HASH`),
 //! else the legacy `XSHA256`, `XSHA1`, `XMD5` — always in an algorithm both sides have.
 
 use ferry_proto::hash::HashAlgo;
-use md5::Md5;
-use sha1::Sha1;
-use sha2::{Digest, Sha256, Sha512};
 
 use crate::features::Features;
-
-/// A running digest in one of the algorithms the client can compute.
-#[derive(Clone)]
-pub enum LocalHasher {
-    Sha256(Sha256),
-    Sha512(Sha512),
-    Sha1(Sha1),
-    Md5(Md5),
-}
-
-impl LocalHasher {
-    pub fn new(algo: HashAlgo) -> Option<LocalHasher> {
-        Some(match algo {
-            HashAlgo::Sha256 => LocalHasher::Sha256(Sha256::new()),
-            HashAlgo::Sha512 => LocalHasher::Sha512(Sha512::new()),
-            HashAlgo::Sha1 => LocalHasher::Sha1(Sha1::new()),
-            HashAlgo::Md5 => LocalHasher::Md5(Md5::new()),
-            HashAlgo::Crc32 => return None,
-        })
-    }
-
-    pub fn algo(&self) -> HashAlgo {
-        match self {
-            LocalHasher::Sha256(_) => HashAlgo::Sha256,
-            LocalHasher::Sha512(_) => HashAlgo::Sha512,
-            LocalHasher::Sha1(_) => HashAlgo::Sha1,
-            LocalHasher::Md5(_) => HashAlgo::Md5,
-        }
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        match self {
-            LocalHasher::Sha256(h) => h.update(data),
-            LocalHasher::Sha512(h) => h.update(data),
-            LocalHasher::Sha1(h) => h.update(data),
-            LocalHasher::Md5(h) => h.update(data),
-        }
-    }
-
-    /// The lower-case hex digest of what was fed so far; the hasher can go on.
-    pub fn peek_hex(&self) -> String {
-        self.clone().finish_hex()
-    }
-
-    pub fn finish_hex(self) -> String {
-        match self {
-            LocalHasher::Sha256(h) => hex::encode(h.finalize()),
-            LocalHasher::Sha512(h) => hex::encode(h.finalize()),
-            LocalHasher::Sha1(h) => hex::encode(h.finalize()),
-            LocalHasher::Md5(h) => hex::encode(h.finalize()),
-        }
-    }
-}
 
 /// How this server computes digests for us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,20 +85,5 @@ mod tests {
             Some(DigestMethod::Legacy(HashAlgo::Sha1))
         );
         assert_eq!(DigestMethod::choose(&features(&["MLST"])), None);
-    }
-
-    #[test]
-    fn hasher_peeks_and_continues() {
-        let mut h = LocalHasher::new(HashAlgo::Sha256).unwrap();
-        h.update(b"ab");
-        let mut whole = LocalHasher::new(HashAlgo::Sha256).unwrap();
-        whole.update(b"abc");
-        assert_eq!(h.peek_hex().len(), 64);
-        h.update(b"c");
-        assert_eq!(h.finish_hex(), whole.finish_hex());
-        assert_eq!(
-            LocalHasher::new(HashAlgo::Md5).unwrap().finish_hex(),
-            "d41d8cd98f00b204e9800998ecf8427e"
-        );
     }
 }

@@ -11,54 +11,13 @@ use std::sync::atomic::Ordering;
 use ferry_proto::hash::HashAlgo;
 use ferry_store::FileIdentity;
 use ferry_vfs::{Home, VirtualPath};
-use sha2::Digest;
 
 use crate::errors::NO_ACCESS;
 use crate::server::ServerContext;
 use crate::session::{blocking, offload};
 use ferry_proto::Reply;
 
-/// A running digest of one algorithm.
-pub(crate) enum Hasher {
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-    Sha1(sha1::Sha1),
-    Md5(md5::Md5),
-    Crc32(crc32fast::Hasher),
-}
-
-impl Hasher {
-    pub(crate) fn new(algo: HashAlgo) -> Hasher {
-        match algo {
-            HashAlgo::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-            HashAlgo::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
-            HashAlgo::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
-            HashAlgo::Md5 => Hasher::Md5(md5::Md5::new()),
-            HashAlgo::Crc32 => Hasher::Crc32(crc32fast::Hasher::new()),
-        }
-    }
-
-    pub(crate) fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
-            Hasher::Sha1(h) => h.update(data),
-            Hasher::Md5(h) => h.update(data),
-            Hasher::Crc32(h) => h.update(data),
-        }
-    }
-
-    /// Lower-case hex.
-    pub(crate) fn finish(self) -> String {
-        match self {
-            Hasher::Sha256(h) => hex::encode(h.finalize()),
-            Hasher::Sha512(h) => hex::encode(h.finalize()),
-            Hasher::Sha1(h) => hex::encode(h.finalize()),
-            Hasher::Md5(h) => hex::encode(h.finalize()),
-            Hasher::Crc32(h) => format!("{:08x}", h.finalize()),
-        }
-    }
-}
+pub(crate) use ferry_transfer::Hasher;
 
 pub(crate) fn identity(m: &std::fs::Metadata) -> FileIdentity {
     FileIdentity {
@@ -95,7 +54,7 @@ fn hash_range(file: &File, algo: HashAlgo, start: u64, end: u64) -> io::Result<S
         h.update(&buf[..n]);
         pos += n as u64;
     }
-    Ok(h.finish())
+    Ok(h.finish_hex())
 }
 
 /// A digest answer: the algorithm's hex over `start..end` (end exclusive).

@@ -10,7 +10,6 @@
 
 mod home;
 mod path;
-pub mod sendfile;
 
 pub use home::{Home, OpenedUpload, Refusal, StagedUpload, WriteMode};
 pub use path::{PathError, VirtualPath, STAGING_PREFIX};

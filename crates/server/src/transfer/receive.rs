@@ -13,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{on_blocking_socket, Failure, BUFFER_SIZE, DATA_IO_TIMEOUT};
 use crate::data::{DataStream, DataTls};
-use crate::digest::Hasher;
 use crate::server::ServerContext;
 use crate::session::in_place;
 use crate::upload::{Conclusion, Ending, Upload};
+use ferry_transfer::fill::{fill, Fill};
+use ferry_transfer::pipe::HashPipe;
 
 pub(super) async fn run(
     stream: TcpStream,
@@ -150,7 +151,7 @@ fn conclude(
     // the rename, which changes the file's ctime.
     let digest = upload.digest.take().filter(|_| !end.removed).and_then(|h| {
         let meta = upload.file.metadata().ok()?;
-        (meta.len() == written).then(|| (h.finish(), crate::digest::identity(&meta)))
+        (meta.len() == written).then(|| (h.finish_hex(), crate::digest::identity(&meta)))
     });
     (result, upload.quota, end, digest)
 }
@@ -237,6 +238,9 @@ const WRITE_BEHIND_EVERY: u64 = 8 << 20;
 /// so the digest costs a second core instead of halving a single-threaded transfer.
 const HASH_INLINE_UP_TO: u64 = 4 << 20;
 
+/// Buffers circulating between the copy and the hashing thread, the one being filled included.
+const HASH_PIPE_BUFFERS: usize = 4;
+
 fn receive_loop(
     sock: &mut dyn Read,
     up: &mut Upload,
@@ -255,13 +259,19 @@ fn receive_loop(
         if pending_cr {
             buf[0] = b'\r';
         }
-        let n = fill(sock, &mut buf[start..]).map_err(Failure::Data)?;
+        let filled = fill(sock, &mut buf[start..], Fill::Whole, |_| {});
+        let (n, read_error) = (filled.len, filled.error);
+        if n == 0 {
+            if let Some(e) = read_error {
+                return Err(Failure::Data(e));
+            }
+        }
         received += n as u64;
         progress.store(received, Ordering::Relaxed);
         let eof = n == 0;
         let mut len = start + n;
         if up.ascii {
-            (len, pending_cr) = crlf_to_lf(&mut buf[..len], eof);
+            (len, pending_cr) = ferry_transfer::ascii::crlf_to_lf(&mut buf[..len], eof);
         }
         len = len.min(usize::try_from(room).unwrap_or(usize::MAX));
         let allowed = rt.block_on(up.quota.allow(len as u64)).map_err(|e| {
@@ -291,134 +301,21 @@ fn receive_loop(
         } else if let Some(h) = up.digest.as_mut() {
             h.update(&buf[..fits]);
             if up.quota.written() >= HASH_INLINE_UP_TO && !eof {
-                *pipe = up.digest.take().map(HashPipe::start);
+                *pipe = up
+                    .digest
+                    .take()
+                    .map(|h| HashPipe::start(h, HASH_PIPE_BUFFERS, BUFFER_SIZE));
             }
         }
         if fits < len {
             return Err(Failure::Quota);
         }
+        if let Some(e) = read_error {
+            // What arrived before the error is written; the upload is cut there.
+            return Err(Failure::Data(e));
+        }
         if eof {
             return Ok(());
         }
-    }
-}
-
-/// Reads until `buf` is full or the stream ends; returns the bytes read (0 only at the end).
-/// One large write per buffer matters most under TLS, where each read yields one record
-/// (16 KiB at most).
-fn fill(sock: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match sock.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if filled > 0 => {
-                // Hand over what arrived; the error comes back on the next call.
-                tracing::debug!(error = %e, "data connection error after a partial buffer");
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-/// A hashing thread fed with an upload's buffers, in order, and handing them back.
-struct HashPipe {
-    full: std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
-    empty: std::sync::mpsc::Receiver<Vec<u8>>,
-    worker: std::thread::JoinHandle<Hasher>,
-    broken: bool,
-}
-
-impl HashPipe {
-    const BUFFERS: usize = 3;
-
-    fn start(mut hasher: Hasher) -> HashPipe {
-        let (full, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(Self::BUFFERS);
-        let (empty_tx, empty) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::BUFFERS + 1);
-        for _ in 0..Self::BUFFERS {
-            let _ = empty_tx.send(vec![0u8; BUFFER_SIZE]);
-        }
-        let worker = std::thread::spawn(move || {
-            for (buf, len) in full_rx {
-                hasher.update(&buf[..len]);
-                let _ = empty_tx.send(buf);
-            }
-            hasher
-        });
-        HashPipe {
-            full,
-            empty,
-            worker,
-            broken: false,
-        }
-    }
-
-    /// Hands over a filled buffer (its first `len` bytes) and returns one to fill next.
-    fn exchange(&mut self, buf: Vec<u8>, len: usize) -> Vec<u8> {
-        if !self.broken && self.full.send((buf, len)).is_ok() {
-            if let Ok(next) = self.empty.recv() {
-                return next;
-            }
-        }
-        // The hashing thread died: the digest is lost, the upload goes on.
-        self.broken = true;
-        vec![0u8; BUFFER_SIZE]
-    }
-
-    fn finish(self) -> Option<Hasher> {
-        drop(self.full);
-        let hasher = self.worker.join().ok();
-        if self.broken {
-            None
-        } else {
-            hasher
-        }
-    }
-}
-
-/// Converts CRLF to LF in place. Returns the new length, and true when the buffer ended in a
-/// CR that may begin a CRLF split across reads (it is dropped and must be re-inserted before
-/// the next chunk).
-fn crlf_to_lf(buf: &mut [u8], eof: bool) -> (usize, bool) {
-    let mut w = 0;
-    let mut r = 0;
-    let n = buf.len();
-    while r < n {
-        let b = buf[r];
-        if b == b'\r' {
-            if r + 1 == n {
-                if !eof {
-                    return (w, true);
-                }
-            } else if buf[r + 1] == b'\n' {
-                r += 1;
-                continue;
-            }
-        }
-        buf[w] = b;
-        w += 1;
-        r += 1;
-    }
-    (w, false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crlf_conversion_handles_splits() {
-        let mut a = *b"a\r\nb\r";
-        assert_eq!(crlf_to_lf(&mut a, false), (3, true));
-        assert_eq!(&a[..3], b"a\nb");
-        let mut b = *b"\r\nc\rd";
-        assert_eq!(crlf_to_lf(&mut b, true), (4, false));
-        assert_eq!(&b[..4], b"\nc\rd");
-        let mut c = *b"x\r";
-        assert_eq!(crlf_to_lf(&mut c, true), (2, false));
-        assert_eq!(&c, b"x\r");
     }
 }

@@ -101,15 +101,16 @@ fn send_small_file_now(
         return None;
     }
     let start = *offset;
-    while *offset < len {
-        let want = usize::try_from(len - *offset).unwrap_or(usize::MAX);
-        match rustix::fs::sendfile(stream, file, Some(offset), want) {
-            Ok(0) => break, // the file shrank
-            Ok(_) => progress.store(*offset - start, Ordering::Relaxed),
-            Err(rustix::io::Errno::AGAIN) => return None,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Some(Err(Failure::Data(e.into()))),
+    let sent = ferry_transfer::sendfile::send_file(stream, file, offset, len, |n| {
+        progress.store(n, Ordering::Relaxed)
+    });
+    match sent {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            progress.store(*offset - start, Ordering::Relaxed);
+            return None;
         }
+        Err(e) => return Some(Err(Failure::Data(e))),
     }
     // Half-close so the client sees the end of the file; the socket closes when dropped.
     if let Err(e) = rustix::net::shutdown(stream, rustix::net::Shutdown::Write) {
@@ -129,7 +130,8 @@ fn send(
     progress: &AtomicU64,
 ) -> Result<(), Failure> {
     if let (DataStream::Plain(sock), false) = (&*ds, ascii) {
-        ferry_vfs::sendfile::send_file_blocking(sock, file, offset, len, |n| {
+        let mut offset = offset;
+        ferry_transfer::sendfile::send_file(sock, file, &mut offset, len, |n| {
             progress.store(n, Ordering::Relaxed)
         })
         .map_err(Failure::Data)?;
@@ -157,12 +159,7 @@ fn send(
         pos += n as u64;
         let out: &[u8] = if ascii {
             wire.clear();
-            for &b in &raw[..n] {
-                if b == b'\n' {
-                    wire.push(b'\r');
-                }
-                wire.push(b);
-            }
+            ferry_transfer::ascii::lf_to_crlf(&raw[..n], &mut wire);
             &wire
         } else {
             &raw[..n]

@@ -1,19 +1,15 @@
 //! The copy loop of a transfer, run on a thread of its own with the data socket in blocking
-//! mode (as the server does): no reactor wake-up per packet, no hand-off of each buffer
-//! between tasks. One function serves both directions: a download pumps the socket into the
-//! file, an upload the file into the socket.
-//!
-//! Verification hashes every byte, and SHA-256 (about 1.5 GiB/s on one core with SHA-NI)
-//! costs more than the copy itself; so the digest is computed on a second thread while the
-//! first already moves the next buffer. A few large buffers circulate between the two,
-//! allocated once per transfer, and nothing is allocated per chunk.
+//! mode: no reactor wake-up per packet, no hand-off of each buffer between tasks. One function
+//! serves both directions: a download pumps the socket into the file, an upload the file into
+//! the socket. With a digest, the bytes are hashed on a second thread ([`crate::pipe`]).
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::verify::LocalHasher;
+use crate::fill::{fill, Fill};
+use crate::pipe::HashPipe;
+use crate::Hasher;
 
 /// The buffer of a copy without a digest. Small enough to stay in the core's L2 cache: the
 /// kernel's copy into a hot buffer costs a third of the same copy into a 1 MiB one (measured:
@@ -28,47 +24,38 @@ const HASHED_BUFFERS: usize = 8;
 /// A buffer size for reading local files in bulk (the resume prefix check).
 pub const BUFFER_SIZE: usize = 1 << 20;
 
-/// How much to read before writing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fill {
-    /// Until the buffer is full or the source ends: fewer, larger writes.
-    Whole,
-    /// One read: the bytes go on at once.
-    Once,
-}
-
 /// Which side of the pump the progress counter follows: the network side, so that the bar
 /// shows bytes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Count {
+pub enum Count {
     Reads,
     Writes,
 }
 
 /// Which end failed.
 #[derive(Debug)]
-pub(crate) enum PumpFailure {
+pub enum PumpFailure {
     Source(io::Error),
     Sink(io::Error),
 }
 
 /// The ends given back, what passed, and why it stopped when it did not reach the end of
 /// the source.
-pub(crate) struct Pumped<R, W> {
+pub struct Pumped<R, W> {
     pub source: R,
     pub sink: W,
-    pub hasher: Option<LocalHasher>,
+    pub hasher: Option<Hasher>,
     pub bytes: u64,
     pub failure: Option<PumpFailure>,
 }
 
 /// Copies `source` into `sink` until the source ends or either side fails, feeding `hasher`
-/// with every byte written. `moved` counts the bytes as `count` says, for the progress bar;
+/// with every byte written. `moved` counts the bytes as `count` says, for a progress bar;
 /// `rate` (bytes per second) paces the copy.
-pub(crate) fn pump<R: Read + Send, W: Write + Send>(
+pub fn pump<R: Read, W: Write>(
     source: R,
     sink: W,
-    hasher: Option<LocalHasher>,
+    hasher: Option<Hasher>,
     rate: Option<u64>,
     count: Count,
     moved: &AtomicU64,
@@ -81,7 +68,7 @@ pub(crate) fn pump<R: Read + Send, W: Write + Send>(
         moved,
         bytes: 0,
     };
-    let Some(mut hasher) = hasher else {
+    let Some(hasher) = hasher else {
         let mut buf = vec![0u8; copy.pace.chunk(ALONE_BUFFER)];
         let failure = loop {
             match copy.step(&mut buf, Fill::Whole) {
@@ -92,49 +79,21 @@ pub(crate) fn pump<R: Read + Send, W: Write + Send>(
         };
         return copy.finish(None, failure);
     };
-
-    let (failure, hasher) = std::thread::scope(|scope| {
-        let (to_hash, hash_queue) = mpsc::sync_channel::<(Vec<u8>, usize)>(HASHED_BUFFERS);
-        let (give_back, free) = mpsc::channel::<Vec<u8>>();
-        let hashing = scope.spawn(move || {
-            for (buf, n) in hash_queue {
-                hasher.update(&buf[..n]);
-                // The copy side may have stopped; the buffer is then simply dropped.
-                let _ = give_back.send(buf);
-            }
-            hasher
-        });
-        let mut allocated = 0;
-        let failure = loop {
-            let mut buf = match free.try_recv() {
-                Ok(buf) => buf,
-                Err(_) if allocated < HASHED_BUFFERS => {
-                    allocated += 1;
-                    vec![0u8; copy.pace.chunk(HASHED_BUFFER)]
-                }
-                Err(_) => match free.recv() {
-                    Ok(buf) => buf,
-                    Err(_) => break None, // unreachable while the hashing thread lives
-                },
-            };
-            // What reached the sink is hashed even when the step failed, so the digest
-            // always describes the sink's bytes.
-            let (n, failure) = copy.step(&mut buf, Fill::Once);
-            if n > 0 && to_hash.send((buf, n)).is_err() {
-                break failure;
-            }
-            if failure.is_some() || n == 0 {
-                break failure;
-            }
-        };
-        drop(to_hash);
-        let hasher = match hashing.join() {
-            Ok(h) => h,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        (failure, hasher)
-    });
-    copy.finish(Some(hasher), failure)
+    let mut pipe = HashPipe::start(hasher, HASHED_BUFFERS, copy.pace.chunk(HASHED_BUFFER));
+    let mut buf = pipe.buffer();
+    let failure = loop {
+        // What reached the sink is hashed even when the step failed, so the digest always
+        // describes the sink's bytes.
+        let (n, failure) = copy.step(&mut buf, Fill::Once);
+        if n > 0 {
+            buf = pipe.exchange(buf, n);
+        }
+        if failure.is_some() || n == 0 {
+            break failure;
+        }
+    };
+    let hasher = pipe.finish();
+    copy.finish(hasher, failure)
 }
 
 struct Copy<'a, R, W> {
@@ -147,29 +106,19 @@ struct Copy<'a, R, W> {
 }
 
 impl<R: Read, W: Write> Copy<'_, R, W> {
-    /// Reads into `buf` from the source as `fill` says and writes it out. Returns the bytes that
-    /// reached the sink (0 at the end of the source) and the failure that stopped it, if any:
-    /// bytes read before a failure are still written, so a resumed download starts after
+    /// Reads into `buf` from the source as `how` says and writes it out. Returns the bytes
+    /// that reached the sink (0 at the end of the source) and the failure that stopped it, if
+    /// any: bytes read before a failure are still written, so a resumed download starts after
     /// them.
-    fn step(&mut self, buf: &mut [u8], fill: Fill) -> (usize, Option<PumpFailure>) {
-        let mut filled = 0;
-        let mut failure = None;
-        while filled < buf.len() && !(fill == Fill::Once && filled > 0) {
-            match self.source.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    filled += n;
-                    if self.count == Count::Reads {
-                        self.moved.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failure = Some(PumpFailure::Source(e));
-                    break;
-                }
+    fn step(&mut self, buf: &mut [u8], how: Fill) -> (usize, Option<PumpFailure>) {
+        let (count, moved) = (self.count, self.moved);
+        let filled = fill(&mut self.source, buf, how, |n| {
+            if count == Count::Reads {
+                moved.fetch_add(n as u64, Ordering::Relaxed);
             }
-        }
+        });
+        let failure = filled.error.map(PumpFailure::Source);
+        let filled = filled.len;
         let mut written = 0;
         while written < filled {
             match self.sink.write(&buf[written..filled]) {
@@ -198,11 +147,7 @@ impl<R: Read, W: Write> Copy<'_, R, W> {
 
     /// Flushes the sink (a TLS stream may still hold the last records) unless the copy
     /// already failed.
-    fn finish(
-        mut self,
-        hasher: Option<LocalHasher>,
-        mut failure: Option<PumpFailure>,
-    ) -> Pumped<R, W> {
+    fn finish(mut self, hasher: Option<Hasher>, mut failure: Option<PumpFailure>) -> Pumped<R, W> {
         if failure.is_none() {
             if let Err(e) = self.sink.flush() {
                 failure = Some(PumpFailure::Sink(e));
@@ -256,7 +201,6 @@ impl Pace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::LocalHasher;
     use ferry_proto::hash::HashAlgo;
 
     /// A source that yields its bytes in small pieces and then fails.
@@ -278,7 +222,7 @@ mod tests {
     }
 
     fn sha256_hex(data: &[u8]) -> String {
-        let mut h = LocalHasher::new(HashAlgo::Sha256).expect("sha256");
+        let mut h = Hasher::new(HashAlgo::Sha256);
         h.update(data);
         h.finish_hex()
     }
@@ -292,7 +236,7 @@ mod tests {
         let p = pump(
             &data[..],
             Vec::new(),
-            LocalHasher::new(HashAlgo::Sha256),
+            Some(Hasher::new(HashAlgo::Sha256)),
             None,
             Count::Writes,
             &moved,
@@ -314,7 +258,7 @@ mod tests {
                 at: 0,
             },
             Vec::new(),
-            LocalHasher::new(HashAlgo::Sha256),
+            Some(Hasher::new(HashAlgo::Sha256)),
             None,
             Count::Reads,
             &moved,
@@ -352,7 +296,7 @@ mod tests {
         let p = pump(
             &[1u8; 10][..],
             Full,
-            LocalHasher::new(HashAlgo::Sha256),
+            Some(Hasher::new(HashAlgo::Sha256)),
             None,
             Count::Writes,
             &moved,
