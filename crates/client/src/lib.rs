@@ -7,6 +7,7 @@
 //! - [`FtpUrl`], [`credentials`]: where to connect and as whom.
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod client;
 pub mod control;
 pub mod credentials;
@@ -14,22 +15,28 @@ mod data;
 pub mod error;
 pub mod features;
 pub mod files;
+mod get;
 pub mod glob;
 pub mod listing;
 pub mod names;
 pub mod progress;
 mod pump;
+mod put;
+mod remote;
 pub mod resume;
 pub mod stream;
+mod targets;
 pub mod tls;
 pub mod transfer;
+mod tree;
 pub mod url;
 pub mod verify;
 
+pub use batch::BatchOutcome;
 pub use client::{Client, ClientOptions, ExecOutput, VerifyMode};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, Result};
-pub use files::{BatchOutcome, Outcome};
+pub use files::Outcome;
 pub use listing::{EntryType, RemoteEntry};
 pub use progress::{Progress, Silent};
 pub use tls::{TlsMode, TlsOptions};
