@@ -3,7 +3,13 @@
 //!
 //! - [`Client`]: one logged-in session (control connection, FEAT, commands).
 //! - [`Client::get_file`] / [`Client::put_file`]: whole-file transfers with safe resume
-//!   ([`resume`]), digest verification ([`verify`]) and retries; `get_tree` / `put_tree`.
+//!   ([`resume`]), digest verification ([`verify`]) and retries; `get_tree` / `put_tree`
+//!   for directory trees.
+//! - [`batch`]: commands over several operands (`get_many`, `put_many`, `remove_many`, ...)
+//!   with their [`BatchOutcome`]; [`glob`] expands the operands, [`targets`] names what a
+//!   transfer creates when the user does not.
+//! - [`Client::remove`], [`Client::make_dirs`], [`Client::kind_of`], [`Client::entries_of`],
+//!   [`Client::file_digest`]: what `rm`, `mkdir -p`, `ls` and `hash` do to a remote path.
 //! - [`FtpUrl`], [`credentials`]: where to connect and as whom.
 #![forbid(unsafe_code)]
 
@@ -25,7 +31,7 @@ mod put;
 mod remote;
 pub mod resume;
 pub mod stream;
-mod targets;
+pub mod targets;
 pub mod tls;
 pub mod transfer;
 mod tree;

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::files::Op;
 use crate::listing::{join, EntryType};
 use crate::progress::Progress;
+use crate::targets::tree_target;
 
 impl Client {
     /// Downloads a remote directory tree into `local` (created as needed).
@@ -25,10 +26,6 @@ impl Client {
     ) -> Result<BatchOutcome> {
         self.require_digest(remote)?;
         let mut out = BatchOutcome::default();
-        let fail = |out: &mut BatchOutcome, what: String, e: Error| {
-            progress.failed(&what, &e);
-            out.failures.push((what, e));
-        };
         // The target itself is the user's choice, made with its parents as `mkdir -p` would;
         // everything below it is named by the server and made one checked level at a time.
         fs::create_dir_all(local)
@@ -42,7 +39,7 @@ impl Client {
                 if let Err(e) = crate::names::make_real_dir(&ldir) {
                     // Nothing below a directory that could not be made safely is fetched.
                     let e = Error::local(format!("creating {}", ldir.display()), e);
-                    fail(&mut out, rdir.clone(), e);
+                    out.failed(rdir.clone(), e, progress);
                     i += 1;
                     continue;
                 }
@@ -53,7 +50,7 @@ impl Client {
                 let r = join(&rdir, &e.name);
                 if let Err(why) = crate::names::check_local_name(&e.name) {
                     let shown = crate::names::printable(&r).into_owned();
-                    fail(&mut out, shown, why.error(&r));
+                    out.failed(shown, why.error(&r), progress);
                     continue;
                 }
                 let l = ldir.join(&e.name);
@@ -75,19 +72,13 @@ impl Client {
             let got = self
                 .with_retries(Op::Get(&r, &l, false), progress, cancel)
                 .await;
-            match got {
-                Ok(o) => out.outcomes.push(o),
-                Err(Error::Aborted) => return Err(Error::Aborted),
-                Err(e) => {
-                    progress.failed(&r, &e);
-                    out.failures.push((r, e));
-                }
-            }
+            out.record(r, got, progress)?;
         }
         Ok(out)
     }
 
-    /// Uploads a local directory tree into `remote` (created as needed).
+    /// Uploads a local directory tree to `remote` (created as needed): `remote` is the tree's
+    /// own directory, unless it is empty or ends in `/` (see [`tree_target`]).
     pub async fn put_tree(
         &mut self,
         local: &Path,
@@ -96,6 +87,8 @@ impl Client {
         cancel: &CancellationToken,
     ) -> Result<BatchOutcome> {
         self.require_digest(&local.display().to_string())?;
+        let remote = tree_target(local, remote);
+        let remote = remote.as_str();
         let mut files = Vec::new();
         let mut dirs = vec![(local.to_owned(), remote.to_owned())];
         let mut i = 0;
@@ -148,15 +141,8 @@ impl Client {
                 return Err(Error::Aborted);
             }
             // `r` is the exact target: no "into a directory of that name" guess per file.
-            match self.with_retries(Op::Put(&l, &r), progress, cancel).await {
-                Ok(o) => out.outcomes.push(o),
-                Err(Error::Aborted) => return Err(Error::Aborted),
-                Err(e) => {
-                    let name = l.display().to_string();
-                    progress.failed(&name, &e);
-                    out.failures.push((name, e));
-                }
-            }
+            let sent = self.with_retries(Op::Put(&l, &r), progress, cancel).await;
+            out.record(l.display().to_string(), sent, progress)?;
         }
         Ok(out)
     }
