@@ -1,6 +1,7 @@
 //! Tab completion in the shell: command names (also after `help`); local paths for the
 //! arguments that are local files; remote names for the others, in any directory the word
-//! names (`get /tr<Tab>`, `cd tree/<Tab>`), listed through the shell's own session.
+//! names (`get /tr<Tab>`, `cd tree/<Tab>`), listed through the shell's own session. Which
+//! operands are which is said by each command's line in shell/table.rs.
 //!
 //! Completions are inserted the way the shell's parser ([`split_words`]) reads them back:
 //! a name with spaces or quotes comes out escaped (`my\ file.txt`), as local paths already
@@ -18,19 +19,9 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 use tokio::runtime::Handle;
 
-use crate::shell::COMMANDS;
+use crate::shell::table::{self, Completes, COMMANDS};
 use crate::words::{escape_word, split_words};
 
-/// Commands whose every argument is a local path.
-const LOCAL: &[&str] = &["lcd", "lls", "mput"];
-/// Commands whose first path argument is local and the second remote.
-const LOCAL_THEN_REMOTE: &[&str] = &["put", "reput"];
-/// Commands that take directories only.
-const DIRS_ONLY: &[&str] = &["cd", "rmdir", "lcd"];
-/// Commands whose arguments are no paths at all.
-const NO_PATHS: &[&str] = &[
-    "open", "close", "bye", "quit", "exit", "pwd", "lpwd", "quota",
-];
 /// The longest a listing for completion may take: the prompt must not hang on a slow server.
 const LIST_LIMIT: Duration = Duration::from_secs(5);
 
@@ -158,10 +149,10 @@ impl ShellHelper {
 fn command_candidates(word: &str) -> Vec<Pair> {
     COMMANDS
         .iter()
-        .filter(|(name, _, _)| name.starts_with(word))
-        .map(|(name, _, _)| Pair {
-            display: (*name).to_owned(),
-            replacement: format!("{name} "),
+        .filter(|c| c.name.starts_with(word))
+        .map(|c| Pair {
+            display: c.name.to_owned(),
+            replacement: format!("{} ", c.name),
         })
         .collect()
 }
@@ -216,26 +207,24 @@ impl Completer for ShellHelper {
         let Some(command) = earlier.first().map(|c| c.to_ascii_lowercase()) else {
             return Ok((start, command_candidates(&word)));
         };
-        let command = command.as_str();
-        if command == "help" || command == "?" {
-            return Ok((start, command_candidates(&word)));
-        }
-        if NO_PATHS.contains(&command) {
-            return Ok((start, Vec::new()));
-        }
+        // `!cmd args`: a local command takes local paths; an unknown command, remote ones.
+        let completes = match table::find(&command) {
+            Some(c) => c.completes,
+            None if command.starts_with('!') => Completes::Local,
+            None => Completes::Remote,
+        };
         // Options do not count as paths: `put -r DIR <Tab>` completes the remote side.
         let paths_before = earlier[1..].iter().filter(|w| !w.starts_with('-')).count();
-        // `!cmd args`: a local command takes local paths.
-        let local = command.starts_with('!')
-            || LOCAL.contains(&command)
-            || (LOCAL_THEN_REMOTE.contains(&command) && paths_before == 0);
-        if local {
-            return self.files.complete(line, pos, ctx);
+        match completes {
+            Completes::Commands => Ok((start, command_candidates(&word))),
+            Completes::Nothing => Ok((start, Vec::new())),
+            Completes::Local => self.files.complete(line, pos, ctx),
+            Completes::LocalThenRemote if paths_before == 0 => self.files.complete(line, pos, ctx),
+            Completes::LocalThenRemote | Completes::Remote => {
+                Ok((start, self.remote_candidates(&word, false)))
+            }
+            Completes::RemoteDirs => Ok((start, self.remote_candidates(&word, true))),
         }
-        Ok((
-            start,
-            self.remote_candidates(&word, DIRS_ONLY.contains(&command)),
-        ))
     }
 }
 

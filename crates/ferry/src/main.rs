@@ -14,6 +14,7 @@ mod exit;
 mod login;
 mod oneshot;
 mod output;
+mod print;
 mod progress;
 mod shell;
 mod words;

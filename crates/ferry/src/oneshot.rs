@@ -1,13 +1,15 @@
 //! The one-shot subcommands: connect, do one thing, print its result, exit with its code.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
+use ferry_client::glob::Operand;
+use ferry_client::targets::default_local_name;
 use ferry_client::{CancellationToken, Client, Error, FtpUrl, Result};
 
 use crate::cli::{Command, Global, SiteCommand};
-use crate::output;
 use crate::progress::Bars;
+use crate::{output, print};
 
 /// The URL a command operates on.
 fn url_of(cmd: &Command) -> &str {
@@ -95,22 +97,12 @@ async fn site_exec(client: &mut Client, url: &FtpUrl, name: &str, args: &[String
         client.cwd(&url.path).await?;
     }
     let out = client.site_exec(name, args).await?;
-    print_exec(&out);
+    print::exec_output(&out);
     Ok(if out.success() {
         crate::exit::OK
     } else {
         crate::exit::OTHER
     })
-}
-
-/// The output lines on stdout; the status on stderr unless the command exited 0.
-pub fn print_exec(out: &ferry_client::ExecOutput) {
-    for l in &out.output {
-        outln!("{l}");
-    }
-    if !out.success() {
-        errln!("{}", out.status);
-    }
 }
 
 pub fn parse_url(cmd: &Command) -> Result<FtpUrl> {
@@ -142,21 +134,14 @@ async fn execute(
                     "get -r: a tree cannot go to stdout (-)".into(),
                 ));
             }
-            // The whole home (`ftp://alice@host/`) is a tree like any other; without a
-            // LOCAL it lands in a directory named after the host, as wget's does.
+            // The whole home (`ftp://alice@host/`) is a tree like any other.
             let remote = url.path.as_str();
-            let name = base_of(remote).unwrap_or(&url.host).to_owned();
             let local = local
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(&name));
+                .unwrap_or_else(|| default_local_name(remote, &url.host));
             let started = Instant::now();
             let batch = client.get_tree(remote, &local, &bars, cancel).await?;
-            bars.clear();
-            outln!(
-                "{}",
-                output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
-            );
-            batch.into_result().map(drop)
+            print::batch(&bars, started, batch)
         }
         Command::Get { local, .. } if local.as_deref() == Some("-") => {
             // `-`: the file on stdout (checked as usual), the summary on stderr.
@@ -178,9 +163,9 @@ async fn execute(
             let remote = need_path(url)?;
             let local = local
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(base_of(remote).unwrap_or("download")));
+                .unwrap_or_else(|| default_local_name(remote, &url.host));
             let o = client.get_file(remote, &local, &bars, cancel).await?;
-            outln!("{}", output::summary(&o));
+            print::transfer(&o);
             Ok(())
         }
         Command::Put {
@@ -188,48 +173,27 @@ async fn execute(
         } => {
             let local = PathBuf::from(local);
             if recursive {
-                let base = base_name(&local);
-                let remote = if url.path.is_empty() || url.path.ends_with('/') {
-                    ferry_client::listing::join(&url.path, &base)
-                } else {
-                    url.path.clone()
-                };
                 let started = Instant::now();
-                let batch = client.put_tree(&local, &remote, &bars, cancel).await?;
-                bars.clear();
-                outln!(
-                    "{}",
-                    output::batch_summary(&batch.outcomes, batch.failures.len(), started.elapsed())
-                );
-                batch.into_result().map(drop)
+                let batch = client.put_tree(&local, &url.path, &bars, cancel).await?;
+                print::batch(&bars, started, batch)
             } else {
                 let o = client.put_file(&local, &url.path, &bars, cancel).await?;
-                outln!("{}", output::summary(&o));
+                print::transfer(&o);
                 Ok(())
             }
         }
-        Command::Ls { json, .. } => ls(client, &url.path, json, cancel).await,
+        Command::Ls { json, .. } => print::listing(client, &url.path, json, cancel).await,
         Command::Mkdir { .. } => client.mkdir(need_path(url)?).await,
         Command::Rm { recursive, .. } => {
-            let path = need_path(url)?;
-            if recursive {
-                return client.remove_tree(path, cancel).await;
-            }
-            match client.delete(path).await {
-                Err(e) if e.code() == Some(550) && client.is_dir(path).await.unwrap_or(false) => {
-                    Err(Error::Usage(format!(
-                        "{path} is a directory (use rm -r to delete a tree)"
-                    )))
-                }
-                r => r,
-            }
+            let path = Operand::Path(need_path(url)?.to_owned());
+            client.remove_many(&[path], recursive, &bars, cancel).await
         }
         Command::Register { .. } | Command::Site(_) => {
             Err(Error::Usage("this command is not run here".to_owned()))
         }
         Command::Hash { json, .. } => {
             let path = need_path(url)?;
-            let (algo, hex) = remote_hash(client, path).await?;
+            let (algo, hex) = client.file_digest(path).await?;
             if json {
                 outln!("{}", output::digest_json(path, algo.name(), &hex));
             } else {
@@ -238,77 +202,4 @@ async fn execute(
             Ok(())
         }
     }
-}
-
-/// The last component of a remote path (`b` of `/a/b/`), None for the root.
-fn base_of(remote: &str) -> Option<&str> {
-    remote
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty())
-}
-
-fn base_name(p: &Path) -> String {
-    p.canonicalize()
-        .ok()
-        .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "upload".to_owned())
-}
-
-/// The server's digest of a file, or an error saying why there is none.
-pub async fn remote_hash(
-    client: &mut Client,
-    path: &str,
-) -> Result<(ferry_proto::hash::HashAlgo, String)> {
-    if client.size(path).await?.is_none() {
-        if client.is_dir(path).await.unwrap_or(false) {
-            return Err(Error::Usage(format!(
-                "{path} is a directory: only files have a digest"
-            )));
-        }
-        return Err(Error::Server {
-            command: format!("HASH {path}"),
-            code: 550,
-            text: "No such file or no permission.".to_owned(),
-        });
-    }
-    client.remote_digest(path, None).await?.ok_or_else(|| {
-        Error::Protocol("the server offers no digest command (HASH, XSHA256, XSHA1, XMD5)".into())
-    })
-}
-
-/// Prints a listing: MLSD-based `ls -l` lines, raw `LIST` lines from servers without MLSD,
-/// or JSON. A path naming a file lists that file.
-pub async fn ls(
-    client: &mut Client,
-    path: &str,
-    json: bool,
-    cancel: &CancellationToken,
-) -> Result<()> {
-    let mlsd = client.features().has("MLST");
-    if !mlsd && !json {
-        for line in client.list_raw(path, cancel).await? {
-            outln!("{line}");
-        }
-        return Ok(());
-    }
-    let entries = match client.list(path, cancel).await {
-        Ok(e) => e,
-        Err(e) if e.code() == Some(550) || e.code() == Some(501) => {
-            match client.stat(path).await? {
-                Some(entry) => vec![entry],
-                None => return Err(e),
-            }
-        }
-        Err(e) => return Err(e),
-    };
-    if json {
-        outln!("{}", output::entries_json(&entries));
-    } else {
-        for line in output::entries_long(&entries) {
-            outln!("{line}");
-        }
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@
 //! wildcards as in a Unix shell: `rm *.txt` expands, `rm "*.txt"` and `rm x\[1\].txt` name a
 //! file literally.
 
-use ferry_client::glob::is_pattern;
+use ferry_client::glob::{is_pattern, Operand};
 
 /// One word of a command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +75,17 @@ impl Word {
         Ok(self.pattern_from(last_start).map(|p| (dir.to_owned(), p)))
     }
 
-    /// The last component of the word, as typed (without the wildcard meaning).
-    pub fn last_component(&self) -> &str {
-        self.text.rsplit('/').next().unwrap_or(&self.text)
+    /// The word as an operand of `rm`, `mget` or `mput`: a path, or a wildcard pattern over
+    /// one directory (see [`Word::split_pattern`]).
+    pub fn operand(&self) -> Result<Operand, String> {
+        Ok(match self.split_pattern()? {
+            None => Operand::Path(self.text.clone()),
+            Some((dir, pattern)) => Operand::Wildcard {
+                text: self.text.clone(),
+                dir,
+                pattern,
+            },
+        })
     }
 }
 

@@ -326,3 +326,35 @@ fn ctrl_c_aborts_a_slow_open_and_keeps_the_session() {
     p.expect(Eof).unwrap();
     drop(silent);
 }
+
+/// The shell names and removes as the one-shot commands do: `put -r DIR dest/` makes
+/// `dest/DIR`, `get -r /` lands in a directory named after the host, `rm -r` of a file
+/// deletes it, and `rm` of a directory says to use `-r`.
+#[test]
+fn shell_and_one_shot_commands_share_their_naming_and_removal_rules() {
+    let srv = TestServer::start();
+    let env = Env::new();
+    let home = srv.home("alice");
+    std::fs::create_dir(env.path("tree")).unwrap();
+    std::fs::write(env.path("tree/f"), b"f").unwrap();
+    let script = "mkdir dest\nput -r tree dest/\nget -r /\nrm -r dest/tree/f\nrm dest\n";
+    let r = env.run_script(&["--tls", "off", &srv.url(ALICE)], script);
+    assert_eq!(
+        std::fs::read(env.path("127.0.0.1/dest/tree/f")).unwrap(),
+        b"f",
+        "{r:?}"
+    );
+    assert!(home.join("dest/tree").is_dir(), "{r:?}");
+    assert!(!home.join("dest/tree/f").exists(), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("dest is a directory (use rm -r to delete a tree)"),
+        "{r:?}"
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+
+    std::fs::write(home.join("dest/g"), b"g").unwrap();
+    env.run(&["rm", "-r", &format!("{}/dest/g", srv.url(ALICE))])
+        .ok();
+    assert!(!home.join("dest/g").exists());
+}
