@@ -1,5 +1,5 @@
 //! `ferry`: the command-line FTP client. Parses arguments, then hands over to the one-shot
-//! commands (oneshot.rs) or the interactive shell (shell.rs); all protocol work happens in
+//! commands (oneshot.rs) or the interactive shell (shell/); all protocol work happens in
 //! `ferry-client`.
 #![forbid(unsafe_code)]
 // Printing goes through stdio.rs (a closed pipe must not panic).
